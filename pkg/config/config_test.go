@@ -1,0 +1,65 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The committed rdsbot.yaml documents the defaults; it must equal them.
+func TestRepositoryFileEqualsDefaults(t *testing.T) {
+	data, err := os.ReadFile("../../" + FileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("rdsbot.yaml differs from Default():\n%+v\n%+v", c, Default())
+	}
+	empty, err := Parse(nil)
+	if err != nil || !reflect.DeepEqual(empty, Default()) {
+		t.Errorf("an empty file must give the defaults: %v", err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := map[string]string{
+		"unknown key":     "base_brnch: main\n",
+		"layout":          "catalog: {layout: per-database}\n",
+		"per-env path":    "catalog: {path: rds-catalog.yaml}\n",
+		"branch":          "branch: rds/{database}\n",
+		"branch var":      "branch: rds/{env}/{db}/{database}\n",
+		"approvals":       "approvals: {mode: lenient}\n",
+		"standalone path": "paths: {standalone_tfvars: envs/dev-rds/terraform.tfvars}\n",
+	}
+	for name, doc := range cases {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: %q accepted", name, doc)
+		}
+	}
+	_, err := Parse([]byte("catalog: {layout: x}\napprovals: {mode: y}\n"))
+	if err == nil || !strings.Contains(err.Error(), "catalog.layout") || !strings.Contains(err.Error(), "approvals.mode") {
+		t.Errorf("want both problems, got %v", err)
+	}
+}
+
+func TestBranchAndBase(t *testing.T) {
+	c := Default()
+	if got := c.BranchFor("prod", "orders"); got != "rds/prod/orders" {
+		t.Errorf("branch %q", got)
+	}
+	if b, err := c.BaseFor(""); err != nil || b != "main" {
+		t.Errorf("base %q %v", b, err)
+	}
+	if _, err := c.BaseFor("development"); err == nil {
+		t.Error("a base branch outside the allowed list was accepted")
+	}
+	c.AllowedBaseBranches = []string{"development"}
+	if b, err := c.BaseFor("development"); err != nil || b != "development" {
+		t.Errorf("allowed base %q %v", b, err)
+	}
+}
