@@ -156,6 +156,19 @@ var (
 	ErrNotFound = errors.New("catalog entry not found")
 )
 
+// kindError carries its own message and matches a sentinel with errors.Is.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func conflictf(format string, args ...any) error {
+	return &kindError{kind: ErrConflict, msg: fmt.Sprintf(format, args...)}
+}
+
 // File is a parsed catalog document. Its methods edit the YAML node tree in
 // place; Bytes renders it. A File is not safe for concurrent use.
 type File struct {

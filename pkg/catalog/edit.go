@@ -116,8 +116,8 @@ func (f *File) Upsert(s Spec, now time.Time) (bool, error) {
 		return false, nil
 	}
 	if st := old.Metadata.Status; st != StatusPending && st != StatusFailed {
-		return false, fmt.Errorf("%w: %s: database %q in %s is %s; request %s can change its entry only while it is pending or failed (it would change %s)",
-			ErrConflict, f.opts.Filename, s.Name, s.Environment, statusText(st), s.RequestID, strings.Join(diffs, "; "))
+		return false, conflictf("%s: database %q in %s is %s; request %s can change its entry only while it is pending or failed (it would change %s)",
+			f.opts.Filename, s.Name, s.Environment, statusText(st), s.RequestID, strings.Join(diffs, "; "))
 	}
 	f.applySpec(v, s)
 	f.touch(now)
@@ -130,20 +130,20 @@ func (f *File) checkOwnership(old Entry, s Spec) error {
 	md := old.Metadata
 	switch {
 	case md.Environment != s.Environment && f.opts.Layout == LayoutSingleFile && md.Environment == "":
-		return fmt.Errorf("%w: %s: database %q already exists and records no metadata.environment, so it cannot be told apart from the %s database request %s asks for; fill in its environment by hand first",
-			ErrConflict, f.opts.Filename, s.Name, s.Environment, s.RequestID)
+		return conflictf("%s: database %q already exists and records no metadata.environment, so it cannot be told apart from the %s database request %s asks for; fill in its environment by hand first",
+			f.opts.Filename, s.Name, s.Environment, s.RequestID)
 	case md.Environment != s.Environment && f.opts.Layout == LayoutSingleFile:
-		return fmt.Errorf("%w: %s: database %q already exists in environment %s%s; this catalog keeps one entry per database name for all environments, so request %s cannot record %q for %s without overwriting it; choose another database name, or move the catalog to the per-env layout",
-			ErrConflict, f.opts.Filename, s.Name, md.Environment, requestText(md.RequestID), s.RequestID, s.Name, s.Environment)
+		return conflictf("%s: database %q already exists in environment %s%s; this catalog keeps one entry per database name for all environments, so request %s cannot record %q for %s without overwriting it; choose another database name, or move the catalog to the per-env layout",
+			f.opts.Filename, s.Name, md.Environment, requestText(md.RequestID), s.RequestID, s.Name, s.Environment)
 	case md.Environment != s.Environment && md.Environment != "":
-		return fmt.Errorf("%w: %s: the existing entry %q says environment %q, but this file is the catalog of %q; fix the entry by hand first",
-			ErrConflict, f.opts.Filename, s.Name, md.Environment, f.opts.Environment)
+		return conflictf("%s: the existing entry %q says environment %q, but this file is the catalog of %q; fix the entry by hand first",
+			f.opts.Filename, s.Name, md.Environment, f.opts.Environment)
 	case md.RequestID == "":
-		return fmt.Errorf("%w: %s: database %q in %s already exists and records no metadata.request_id (it predates rdsbot), so request %s cannot take it over; if it is this request's database, add \"request_id: %s\" to its metadata by hand first",
-			ErrConflict, f.opts.Filename, s.Name, s.Environment, s.RequestID, s.RequestID)
+		return conflictf("%s: database %q in %s already exists and records no metadata.request_id (it predates rdsbot), so request %s cannot take it over; if it is this request's database, add \"request_id: %s\" to its metadata by hand first",
+			f.opts.Filename, s.Name, s.Environment, s.RequestID, s.RequestID)
 	case md.RequestID != s.RequestID:
-		return fmt.Errorf("%w: %s: database %q in %s already belongs to request %s (status %s); request %s cannot take it over; choose another database name",
-			ErrConflict, f.opts.Filename, s.Name, s.Environment, md.RequestID, statusText(md.Status), s.RequestID)
+		return conflictf("%s: database %q in %s already belongs to request %s (status %s); request %s cannot take it over; choose another database name",
+			f.opts.Filename, s.Name, s.Environment, md.RequestID, statusText(md.Status), s.RequestID)
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func (f *File) SetStatus(name, env string, to Status, at time.Time, note string)
 	}
 	e, ok := f.Get(name, env)
 	if !ok {
-		return fmt.Errorf("%w: %s has no entry for database %q in %s", ErrNotFound, f.opts.Filename, name, env)
+		return &kindError{kind: ErrNotFound, msg: fmt.Sprintf("%s has no entry for database %q in %s", f.opts.Filename, name, env)}
 	}
 	_, v := f.entryNode(name)
 	if err := f.checkEntryShape(name, v); err != nil {

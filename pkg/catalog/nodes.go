@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
 	"unicode"
@@ -85,6 +86,7 @@ func moveComments(from, to *yaml.Node) {
 // and reports whether anything changed. An existing scalar keeps its quoting
 // style and comments; quoted forces double quotes (dates, timestamps).
 func setScalar(m *yaml.Node, key, value, tag string, quoted bool, order []string) bool {
+	quoted = quoted || (tag == "!!str" && yaml11Special(value))
 	_, old := lookup(m, key)
 	if old == nil {
 		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
@@ -113,6 +115,13 @@ func setScalar(m *yaml.Node, key, value, tag string, quoted bool, order []string
 	*old = *n
 	return true
 }
+
+// yaml11Plain matches plain scalars that YAML 1.2 (yaml.v3) reads as strings
+// but YAML 1.1 readers (PyYAML, older yq) read as booleans or base-60
+// numbers. The catalog quotes them so every reader sees the same string.
+var yaml11Plain = regexp.MustCompile(`^(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)$`)
+
+func yaml11Special(v string) bool { return yaml11Plain.MatchString(v) }
 
 func strScalar(v string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
