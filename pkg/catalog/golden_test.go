@@ -118,7 +118,9 @@ func TestGolden(t *testing.T) {
 			setStatus("payments", "dev", StatusProvisioning, hours(1), "apply started"),
 		}},
 		{"commented-decommission", "commented-per-env.yaml", perEnv("dev"), []op{
-			func(f *File) error { return f.MarkDecommissioning("billing", "dev", t0, "decommission request RDS-0090") },
+			func(f *File) error {
+				return f.MarkDecommissioning("billing", "dev", t0, "decommission request RDS-0090")
+			},
 		}},
 		{"lifecycle", "", perEnv("prod"), []op{
 			upsert(spec("ledger", "prod", "RDS-0050"), t0),

@@ -3,7 +3,6 @@ package catalog
 import (
 	"regexp"
 	"slices"
-	"strconv"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
@@ -129,10 +128,6 @@ func strScalar(v string) *yaml.Node {
 
 func quotedScalar(v string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Style: yaml.DoubleQuotedStyle}
-}
-
-func intScalar(v int) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(v)}
 }
 
 func isNull(n *yaml.Node) bool {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +31,9 @@ func (f *File) Validate() error {
 			f.validateEntry(&v, dbs.Content[i], dbs.Content[i+1])
 		}
 	}
+	slices.SortStableFunc(v.errs, func(a, b error) int {
+		return a.(*FieldError).Line - b.(*FieldError).Line
+	})
 	return errors.Join(v.errs...)
 }
 
@@ -91,8 +95,8 @@ func (f *File) validateEntry(v *validator, k, n *yaml.Node) {
 		v.add(orRoot(n, k), p, "must be a mapping with metadata and configuration, not a %s", kindName(n))
 		return
 	}
-	_, md := lookup(n, keyMetadata)
-	_, cf := lookup(n, keyConfiguration)
+	mdKey, md := lookup(n, keyMetadata)
+	cfKey, cf := lookup(n, keyConfiguration)
 	for i, m := range []*yaml.Node{md, cf} {
 		switch {
 		case isNull(m):
@@ -102,21 +106,21 @@ func (f *File) validateEntry(v *validator, k, n *yaml.Node) {
 		}
 	}
 	if md != nil && md.Kind == yaml.MappingNode {
-		f.validateMetadata(v, name, md)
+		f.validateMetadata(v, name, mdKey, md)
 	}
 	if cf != nil && cf.Kind == yaml.MappingNode {
 		for _, key := range configurationOrder {
 			_, x := lookup(cf, key)
-			v.scalar(cf, x, p+".configuration."+key, true)
+			v.scalar(cfKey, x, p+".configuration."+key, true)
 		}
 	}
 }
 
-func (f *File) validateMetadata(v *validator, name string, md *yaml.Node) {
+func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node) {
 	p := "databases." + name + ".metadata."
 	get := func(key string, required bool) (*yaml.Node, string) {
 		_, x := lookup(md, key)
-		return x, v.scalar(md, x, p+key, required)
+		return x, v.scalar(mdKey, x, p+key, required)
 	}
 	for _, key := range []string{"owner", "requested_by", "domain", "risk"} {
 		get(key, true)
@@ -140,7 +144,7 @@ func (f *File) validateMetadata(v *validator, name string, md *yaml.Node) {
 	if k, x := lookup(md, "created_date"); k != nil {
 		v.date(x, p+"created_date")
 	} else {
-		v.add(md, p+"created_date", "is required")
+		v.add(mdKey, p+"created_date", "is required")
 	}
 	if x, pr := get("pr", false); pr != "" {
 		if n, err := strconv.Atoi(pr); err != nil || n < 1 || x.Tag != "!!int" {
@@ -166,6 +170,7 @@ func (f *File) validateMetadata(v *validator, name string, md *yaml.Node) {
 			continue
 		}
 		_, sn := lookup(ev, keyStatus)
+		// missing fields of an event are reported at the event's first line
 		s := Status(v.scalar(ev, sn, ep+".status", true))
 		switch {
 		case s == "":
