@@ -388,3 +388,41 @@ func TestBytesOfUnchangedFile(t *testing.T) {
 		t.Errorf("seeded header %+v", h)
 	}
 }
+
+// An upsert that changes no entry leaves the header alone too: the owner
+// is forced and last_updated bumped only along with a real change.
+func TestHeaderOnlyTouchedWithAChange(t *testing.T) {
+	src := input(t, "commented-per-env.yaml") // owner: someone-else
+	f := mustParse(t, src, devOpts)
+	same := spec("payments", "dev", "RDS-0031")
+	same.RequestedBy = "bjones"
+	if changed, err := f.Upsert(same, t0); err != nil || changed {
+		t.Fatalf("identical upsert: changed=%v err=%v", changed, err)
+	}
+	if !bytes.Equal(mustBytes(t, f), src) {
+		t.Fatal("identical upsert rewrote the header")
+	}
+	same.Risk = "medium"
+	if changed, err := f.Upsert(same, t0); err != nil || !changed {
+		t.Fatalf("real change: changed=%v err=%v", changed, err)
+	}
+	if h := f.Header(); h.Owner != PlatformTeam || h.ManagedBy != PlatformTeam || h.LastUpdated != "2026-02-03" {
+		t.Errorf("header after a change: %+v", h)
+	}
+}
+
+// Dates and times are written in UTC whatever the zone of the time given.
+func TestTimesAreUTC(t *testing.T) {
+	ny := time.FixedZone("UTC-5", -5*3600)
+	late := time.Date(2026, 2, 3, 23, 30, 0, 0, ny) // 2026-02-04T04:30:00Z
+	f := mustParse(t, nil, devOpts)
+	if _, err := f.Upsert(spec("orders", "dev", "RDS-0042"), late); err != nil {
+		t.Fatal(err)
+	}
+	out := string(mustBytes(t, f))
+	for _, want := range []string{`created_date: "2026-02-04"`, `last_updated: "2026-02-04"`, `at: "2026-02-04T04:30:00Z"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+}

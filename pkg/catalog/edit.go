@@ -241,8 +241,14 @@ func (f *File) insertEntry(s Spec, now time.Time) {
 		setKey(f.root, keyDatabases, n, headerOrder)
 		_, dbs = lookup(f.root, keyDatabases)
 	}
-	if len(dbs.Content) == 0 {
-		dbs.Style &^= yaml.FlowStyle // `databases: {}` becomes a block mapping
+	if len(dbs.Content) == 0 && dbs.Style&yaml.FlowStyle != 0 {
+		// `databases: {}` becomes a block mapping. A block mapping has no
+		// place for the line comment of `{}`, so it moves to the key.
+		dbs.Style &^= yaml.FlowStyle
+		if k, _ := lookup(f.root, keyDatabases); dbs.LineComment != "" {
+			k.LineComment = strings.TrimSpace(k.LineComment + " " + dbs.LineComment)
+			dbs.LineComment = ""
+		}
 	}
 	v := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	md := ensureMapping(v, keyMetadata, entryOrder)

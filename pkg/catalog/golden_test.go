@@ -145,6 +145,11 @@ func TestGolden(t *testing.T) {
 		{"unsorted-append", "legacy-per-env.yaml", perEnv("dev"), []op{upsert(spec("analytics", "dev", "RDS-0045"), t0)}},
 		{"null-databases", "null-databases.yaml", perEnv("test"), []op{upsert(spec("orders", "test", "RDS-0042"), t0)}},
 		{"quoting", "", perEnv("dev"), []op{upsert(quoting, t0)}},
+		{"flow-empty", "flow-empty.yaml", perEnv("dev"), []op{upsert(spec("orders", "dev", "RDS-0042"), t0)}},
+		{"flow-entries", "flow-entries.yaml", perEnv("dev"), []op{
+			upsert(spec("orders", "dev", "RDS-0042"), t0),
+			setStatus("billing", "dev", StatusApproved, t0, "merged"),
+		}},
 
 		{"error-single-file-collision", "single-file-multi.yaml", single, []op{upsert(spec("orders", "prod", "RDS-0042"), t0)}},
 		{"error-takeover-active", "commented-per-env.yaml", perEnv("dev"), []op{upsert(spec("billing", "dev", "RDS-0099"), t0)}},
