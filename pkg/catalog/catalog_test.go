@@ -426,3 +426,35 @@ func TestTimesAreUTC(t *testing.T) {
 		}
 	}
 }
+
+// An entry written before rdsbot is adopted by adding its request_id by
+// hand; its id is never rewritten.
+func TestAdoptLegacyEntry(t *testing.T) {
+	src := strings.Replace(string(input(t, "legacy-per-env.yaml")),
+		"      id: DATABASE_KEYCLOAK\n", "      id: RDS_KEYCLOAK\n      request_id: RDS-0042\n", 1)
+	f := mustParse(t, []byte(src), devOpts)
+	s := Spec{Name: "keycloak", RequestID: "RDS-0042", Owner: "platform-team", RequestedBy: "platform-team",
+		Domain: "identity", Risk: "medium", Environment: "dev",
+		Configuration: Configuration{"keycloak_user", "small", "db.t3.micro", "goldenpath/dev/keycloak/postgres"}}
+	if changed, err := f.Upsert(s, t0); err != nil || changed {
+		t.Fatalf("adopting an identical entry: changed=%v err=%v", changed, err)
+	}
+	s.Configuration.SizeTier = "medium"
+	if changed, err := f.Upsert(s, t0); err != nil || !changed {
+		t.Fatalf("changing the adopted entry: changed=%v err=%v", changed, err)
+	}
+	e, _ := f.Get("keycloak", "dev")
+	if e.Metadata.ID != "RDS_KEYCLOAK" || e.Metadata.CreatedDate != "2026-01-15" || e.Metadata.Status != StatusPending || e.Metadata.History != nil {
+		t.Errorf("adopted entry lost its own fields: %+v", e.Metadata)
+	}
+	if err := f.SetStatus("keycloak", "dev", StatusApproved, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = f.Get("keycloak", "dev")
+	if len(e.Metadata.History) != 1 || e.Metadata.History[0].Status != StatusApproved {
+		t.Errorf("history of an entry that had none: %+v", e.Metadata.History)
+	}
+	if err := mustParse(t, mustBytes(t, f), devOpts).Validate(); err != nil {
+		t.Error(err)
+	}
+}

@@ -59,10 +59,10 @@
 // # Upsert
 //
 // Upsert records a request (Spec). A new entry is pending, with
-// created_date and a first history event. An existing entry of the same
-// request keeps status, created_date and history (defect G-8 of the
-// original reset them), and its other fields are updated only while it is
-// pending or failed. An upsert that changes nothing is not an edit: it
+// id DATABASE_<NAME>, created_date and a first history event. An existing
+// entry of the same request keeps status, created_date, history and id
+// (defect G-8 of the original reset them), and its other fields are updated
+// only while it is pending or failed. An upsert that changes nothing is not an edit: it
 // returns changed == false, Bytes returns the input unchanged, and this holds
 // whatever the entry's status, so a replayed request is harmless. Errors
 // wrapping ErrConflict refuse a takeover: an entry of another request, an

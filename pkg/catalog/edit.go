@@ -171,7 +171,9 @@ func specDiff(old Entry, s Spec) []string {
 		}
 	}
 	md, c := old.Metadata, old.Configuration
-	cmp("metadata.id", md.ID, LegacyID(s.Name))
+	if md.ID == "" {
+		cmp("metadata.id", md.ID, LegacyID(s.Name))
+	}
 	cmp("metadata.owner", md.Owner, s.Owner)
 	cmp("metadata.requested_by", md.RequestedBy, s.RequestedBy)
 	cmp("metadata.domain", md.Domain, s.Domain)
@@ -197,7 +199,9 @@ func (f *File) applySpec(v *yaml.Node, s Spec) {
 	str := func(m *yaml.Node, key, value string, order []string) {
 		setScalar(m, key, value, "!!str", false, order)
 	}
-	str(md, "id", LegacyID(s.Name), metadataOrder)
+	if _, id := lookup(md, "id"); scalarValue(id) == "" {
+		str(md, "id", LegacyID(s.Name), metadataOrder) // an existing id is never changed
+	}
 	str(md, "request_id", s.RequestID, metadataOrder)
 	str(md, "owner", s.Owner, metadataOrder)
 	str(md, "requested_by", s.RequestedBy, metadataOrder)

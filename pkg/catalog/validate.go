@@ -125,14 +125,9 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 	for _, key := range []string{"owner", "requested_by", "domain", "risk"} {
 		get(key, true)
 	}
-	idNode, id := get("id", true)
-	if x, rid := get("request_id", false); rid != "" {
-		if !requestIDPattern.MatchString(rid) {
-			v.add(x, p+"request_id", "%q must look like RDS-0042 (RDS- and at least four digits)", rid)
-		}
-		if id != "" && id != LegacyID(name) {
-			v.add(idNode, p+"id", "%q must be %s for an entry rdsbot manages", id, LegacyID(name))
-		}
+	get("id", true)
+	if x, rid := get("request_id", false); rid != "" && !requestIDPattern.MatchString(rid) {
+		v.add(x, p+"request_id", "%q must look like RDS-0042 (RDS- and at least four digits)", rid)
 	}
 	if x, env := get("environment", true); env != "" && f.opts.Layout == LayoutPerEnv && env != f.opts.Environment {
 		v.add(x, p+"environment", "%q does not belong in the catalog of %q", env, f.opts.Environment)
