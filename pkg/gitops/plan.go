@@ -1,0 +1,386 @@
+package gitops
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rdsbot/rdsbot/pkg/catalog"
+	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/contract"
+	"github.com/rdsbot/rdsbot/pkg/schema"
+	"github.com/rdsbot/rdsbot/pkg/tfvars"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Change is one file of a change set.
+type Change struct {
+	Path string
+	Old  []byte // nil when the file is new
+	New  []byte
+}
+
+// Kind of plan.
+type Kind string
+
+// Plan kinds.
+const (
+	KindCreate       Kind = "create"
+	KindDecommission Kind = "decommission"
+)
+
+// Plan is a change set and the pull request that carries it.
+type Plan struct {
+	Kind          Kind
+	Environment   string
+	Database      string
+	RequestID     string
+	Request       *contract.Request // nil for a decommission
+	Coupled       bool              // the coupled tfvars is edited too
+	Changes       []Change          // sorted by path; only files whose bytes change
+	Base          string
+	Branch        string
+	Title         string
+	CommitMessage string
+	Body          string
+	Labels        []string
+	Approval      schema.Approval
+	Warnings      []string
+}
+
+// Files returns the change set as path to new bytes.
+func (p *Plan) Files() map[string][]byte {
+	out := make(map[string][]byte, len(p.Changes))
+	for _, c := range p.Changes {
+		out[c.Path] = c.New
+	}
+	return out
+}
+
+// Empty reports whether the repository already holds the request.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// Planner holds what every plan of one repository needs.
+type Planner struct {
+	Config *config.Config
+	Schema *schema.Set
+}
+
+// New loads rdsbot.yaml (defaults when absent) and the schemas from a
+// repository snapshot.
+func New(repo fs.FS) (*Planner, error) {
+	cfgBytes, err := fs.ReadFile(repo, config.FileName)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", config.FileName, err)
+	}
+	cfg, err := config.Parse(cfgBytes)
+	if err != nil {
+		return nil, err
+	}
+	set, err := schema.Load(repo, cfg.SchemaPathSet())
+	if err != nil {
+		return nil, err
+	}
+	return &Planner{Config: cfg, Schema: set}, nil
+}
+
+// editor accumulates the edits of one plan over a snapshot.
+type editor struct {
+	repo    fs.FS
+	changes map[string]*Change
+}
+
+func newEditor(repo fs.FS) *editor { return &editor{repo: repo, changes: map[string]*Change{}} }
+
+// read returns the current bytes of a file, edited or not; ok is false when
+// the file does not exist.
+func (e *editor) read(path string) ([]byte, bool, error) {
+	if c, ok := e.changes[path]; ok {
+		return c.New, true, nil
+	}
+	b, err := fs.ReadFile(e.repo, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, true, nil
+}
+
+func (e *editor) write(path string, b []byte) {
+	if c, ok := e.changes[path]; ok {
+		c.New = b
+		return
+	}
+	old, _ := fs.ReadFile(e.repo, path)
+	e.changes[path] = &Change{Path: path, Old: old, New: b}
+}
+
+// result drops files whose bytes did not change and sorts by path.
+func (e *editor) result() []Change {
+	var out []Change
+	for _, c := range e.changes {
+		if c.Old != nil && string(c.Old) == string(c.New) {
+			continue
+		}
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// entryValue is the application_databases value of a request.
+func entryValue(db, user string) []tfvars.Attr {
+	return []tfvars.Attr{
+		{Name: "database_name", Value: cty.StringVal(db)},
+		{Name: "username", Value: cty.StringVal(user)},
+	}
+}
+
+// PlanRequest plans a create (or update) request.
+func (p *Planner) PlanRequest(repo fs.FS, req *contract.Request, now time.Time) (*Plan, error) {
+	cfg := p.Config
+	base, err := cfg.BaseFor(req.BaseBranch)
+	if err != nil {
+		return nil, err
+	}
+	env, db := req.Environment, req.DatabaseName
+	ed := newEditor(repo)
+	plan := &Plan{
+		Kind: KindCreate, Environment: env, Database: db, RequestID: req.ID, Request: req,
+		Base: base, Branch: cfg.BranchFor(env, db), Approval: req.Approval,
+	}
+
+	standalone := config.Expand(cfg.Paths.StandaloneTfvars, env)
+	src, ok, err := ed.read(standalone)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s not found: environment %q has no standalone RDS root; add envs/%s-rds first", standalone, env, env)
+	}
+	mapPath := tfvars.Path{cfg.Paths.MapAttribute}
+	if err := checkConflicts(src, standalone, mapPath, db, req.Username); err != nil {
+		return nil, err
+	}
+	out, err := tfvars.UpsertEntry(src, standalone, mapPath, db, entryValue(db, req.Username))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.typeCheck(ed, config.Expand(cfg.Paths.StandaloneVariables, env), standalone, out); err != nil {
+		return nil, err
+	}
+	ed.write(standalone, out)
+
+	coupled, err := p.editCoupled(ed, env, func(src []byte, path string, m tfvars.Path) ([]byte, error) {
+		if err := checkConflicts(src, path, m, db, req.Username); err != nil {
+			return nil, err
+		}
+		return tfvars.UpsertEntry(src, path, m, db, entryValue(db, req.Username))
+	})
+	if err != nil {
+		return nil, err
+	}
+	plan.Coupled = coupled
+
+	if err := p.editCatalog(ed, env, func(f *catalog.File) error {
+		_, err := f.Upsert(catalog.Spec{
+			Name: db, RequestID: req.ID, Owner: req.Owner, RequestedBy: req.Requester,
+			Domain: req.Domain, Risk: req.Risk, Environment: env,
+			Configuration: catalog.Configuration{
+				Username: req.Username, SizeTier: req.Size, InstanceClass: req.InstanceClass,
+				SecretPath: req.SecretPath(cfg.Secrets.Prefix),
+			},
+		}, now)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+
+	plan.Changes = ed.result()
+	plan.Labels = p.labels(req)
+	plan.Title = fmt.Sprintf("Create RDS database: %s (%s)", db, env)
+	plan.CommitMessage = commitMessage(plan)
+	plan.Body = p.body(plan)
+	return plan, nil
+}
+
+// checkConflicts refuses a request whose database or role another entry of
+// the same map already uses under a different key.
+func checkConflicts(src []byte, path string, m tfvars.Path, key, user string) error {
+	entries, err := tfvars.Entries(src, path, m)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.Key == key || !e.Value.Type().IsObjectType() {
+			continue
+		}
+		if e.Value.Type().HasAttribute("database_name") {
+			if v := e.Value.GetAttr("database_name"); v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == key {
+				errs = append(errs, fmt.Errorf("%s:%d: entry %q already creates database %q", path, e.Line, e.Key, key))
+			}
+		}
+		if e.Value.Type().HasAttribute("username") {
+			if v := e.Value.GetAttr("username"); v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == user {
+				errs = append(errs, fmt.Errorf("%s:%d: entry %q already uses role %q; pick another username", path, e.Line, e.Key, user))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// editCoupled applies edit to the coupled map when coupled mode is enabled
+// for env, and reports whether it did.
+func (p *Planner) editCoupled(ed *editor, env string, edit func(src []byte, path string, m tfvars.Path) ([]byte, error)) (bool, error) {
+	cfg := p.Config
+	path := config.Expand(cfg.Paths.CoupledTfvars, env)
+	src, ok, err := ed.read(path)
+	if err != nil || !ok {
+		return false, err
+	}
+	enabled, err := coupledEnabled(src, path, cfg)
+	if err != nil || !enabled {
+		return false, err
+	}
+	if err := checkLifecycle(src, path, cfg); err != nil {
+		return false, err
+	}
+	out, err := edit(src, path, tfvars.Path{cfg.Paths.CoupledObject, cfg.Paths.CoupledMap})
+	if err != nil {
+		return false, err
+	}
+	if err := p.typeCheck(ed, config.Expand(cfg.Paths.CoupledVariables, env), path, out); err != nil {
+		return false, err
+	}
+	ed.write(path, out)
+	return true, nil
+}
+
+func coupledEnabled(src []byte, path string, cfg *config.Config) (bool, error) {
+	v, found, err := tfvars.Lookup(src, path, tfvars.Path{cfg.Paths.CoupledObject, cfg.Paths.CoupledEnabled})
+	if err != nil || !found {
+		return false, err
+	}
+	if v.Type() != cty.Bool || !v.IsKnown() || v.IsNull() {
+		return false, fmt.Errorf("%s: %s.%s must be true or false", path, cfg.Paths.CoupledObject, cfg.Paths.CoupledEnabled)
+	}
+	return v.True(), nil
+}
+
+// checkLifecycle mirrors the Terraform precondition: coupled RDS cannot live
+// on an ephemeral cluster, which is destroyed with the RDS instance on it.
+func checkLifecycle(src []byte, path string, cfg *config.Config) error {
+	v, found, err := tfvars.Lookup(src, path, tfvars.Path{cfg.Paths.Lifecycle})
+	if err != nil || !found {
+		return err
+	}
+	if v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == "ephemeral" {
+		return fmt.Errorf("%s: coupled RDS is enabled but %s is \"ephemeral\": the database would be destroyed with the cluster; disable %s.%s or make the cluster persistent",
+			path, cfg.Paths.Lifecycle, cfg.Paths.CoupledObject, cfg.Paths.CoupledEnabled)
+	}
+	return nil
+}
+
+func (p *Planner) typeCheck(ed *editor, variablesPath, tfvarsPath string, out []byte) error {
+	vars, ok, err := ed.read(variablesPath)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s not found: cannot type-check %s", variablesPath, tfvarsPath)
+	}
+	schemaVars, err := tfvars.LoadVariables(vars, variablesPath)
+	if err != nil {
+		return err
+	}
+	if probs := schemaVars.Check(out, tfvarsPath); len(probs) > 0 {
+		return probs
+	}
+	return nil
+}
+
+func (p *Planner) catalogOptions(ed *editor, env string) (catalog.Options, string, error) {
+	cfg := p.Config
+	path := cfg.CatalogPath(env)
+	layout, err := catalog.ParseLayout(cfg.Catalog.Layout)
+	if err != nil {
+		return catalog.Options{}, "", err
+	}
+	opts := catalog.Options{Layout: layout, Environment: env, Filename: path}
+	if layout == catalog.LayoutPerEnv {
+		opts.RDSInstance = p.instanceIdentifier(ed, env)
+	}
+	return opts, path, nil
+}
+
+// instanceIdentifier is <identifier_prefix>-<environment> from the
+// standalone tfvars, the name main.tf gives the instance; "" when unknown.
+func (p *Planner) instanceIdentifier(ed *editor, env string) string {
+	path := config.Expand(p.Config.Paths.StandaloneTfvars, env)
+	src, ok, err := ed.read(path)
+	if err != nil || !ok {
+		return ""
+	}
+	prefix, found, err := tfvars.Lookup(src, path, tfvars.Path{"identifier_prefix"})
+	if err != nil || !found || prefix.Type() != cty.String || prefix.IsNull() {
+		return ""
+	}
+	return prefix.AsString() + "-" + env
+}
+
+func (p *Planner) editCatalog(ed *editor, env string, edit func(*catalog.File) error) error {
+	opts, path, err := p.catalogOptions(ed, env)
+	if err != nil {
+		return err
+	}
+	src, _, err := ed.read(path)
+	if err != nil {
+		return err
+	}
+	f, err := catalog.Parse(src, opts)
+	if err != nil {
+		return err
+	}
+	if err := edit(f); err != nil {
+		return err
+	}
+	if !f.Changed() {
+		return nil
+	}
+	out, err := f.Bytes()
+	if err != nil {
+		return err
+	}
+	ed.write(path, out)
+	return nil
+}
+
+func (p *Planner) labels(req *contract.Request) []string {
+	labels := []string{p.Config.Labels.PullRequest, req.Environment, req.Risk + "-risk", "size:" + req.Size}
+	sort.Strings(labels)
+	return labels
+}
+
+func commitMessage(p *Plan) string {
+	var b strings.Builder
+	switch p.Kind {
+	case KindDecommission:
+		fmt.Fprintf(&b, "rds: decommission %s in %s", p.Database, p.Environment)
+	default:
+		fmt.Fprintf(&b, "rds: create %s in %s", p.Database, p.Environment)
+	}
+	if p.RequestID != "" {
+		fmt.Fprintf(&b, " (%s)", p.RequestID)
+	}
+	b.WriteString("\n\n")
+	for _, c := range p.Changes {
+		fmt.Fprintf(&b, "- %s\n", c.Path)
+	}
+	return b.String()
+}
