@@ -1,0 +1,360 @@
+package githubfake
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// pullSHAs returns a pull request's head and base commits: live branch tips
+// while it is open, the recorded ones once closed.
+func (f *Fake) pullSHAs(r *repo, pr *PullRequest) (head, base string) {
+	head, base = pr.HeadSHA, pr.BaseSHA
+	if pr.issue.State == "open" {
+		if sha := r.branchSHA(pr.Head); sha != "" {
+			head = sha
+		}
+		if sha := r.branchSHA(pr.Base); sha != "" {
+			base = sha
+		}
+	}
+	return head, base
+}
+
+// pullStatus is what GitHub computes about a pull request's mergeability.
+type pullStatus struct {
+	mergeable      any // bool, or nil when closed
+	state          string
+	mergeCommitSHA string
+	conflicts      []string
+	merged         map[string]fileEntry // the merge result when mergeable
+	files          []fileChange
+	commits        int
+	additions      int
+	deletions      int
+	changedFiles   int
+	missingCheck   string // a required check that has not passed
+}
+
+// pullState computes mergeability against the current base, the file list
+// (merge base to head) and commit counts.
+func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
+	head, base := f.pullSHAs(r, pr)
+	st := pullStatus{state: "unknown", mergeCommitSHA: pr.MergeCommitSHA}
+	mb := r.objects.mergeBase(base, head)
+	st.files = f.changedFiles(r, mb, head)
+	for _, fc := range st.files {
+		st.additions += fc.Additions
+		st.deletions += fc.Deletions
+	}
+	st.changedFiles = len(st.files)
+	st.commits = len(commitsBetween(r.objects, mb, head))
+	if pr.issue.State != "open" {
+		return st
+	}
+	baseFiles, headFiles, mbFiles := f.commitFiles(r, base), f.commitFiles(r, head), f.commitFiles(r, mb)
+	st.merged, st.conflicts = mergeTrees(mbFiles, baseFiles, headFiles)
+	if mb == "" {
+		st.conflicts = append(st.conflicts, "(no common history)")
+	}
+	switch {
+	case len(st.conflicts) > 0:
+		st.mergeable, st.state = false, "dirty"
+	default:
+		st.mergeable = true
+		st.missingCheck = f.missingRequiredCheck(r, pr.Base, head)
+		switch {
+		case pr.Draft:
+			st.state = "draft"
+		case st.missingCheck != "":
+			st.state = "blocked"
+		case f.headFailing(r, head):
+			st.state = "unstable"
+		case !r.objects.isAncestor(base, head):
+			st.state = "behind"
+		default:
+			st.state = "clean"
+		}
+	}
+	return st
+}
+
+// commitFiles flattens a commit's tree; "" or an unknown commit is empty.
+func (f *Fake) commitFiles(r *repo, sha string) map[string]fileEntry {
+	if sha == "" {
+		return map[string]fileEntry{}
+	}
+	c, err := r.objects.commit(sha)
+	if err != nil {
+		return map[string]fileEntry{}
+	}
+	files, err := r.objects.flatten(c.Tree)
+	if err != nil {
+		return map[string]fileEntry{}
+	}
+	return files
+}
+
+func (f *Fake) changedFiles(r *repo, from, to string) []fileChange {
+	return diffTrees(r.objects, f.commitFiles(r, from), f.commitFiles(r, to))
+}
+
+// commitsBetween lists commits reachable from to but not from from, oldest first.
+func commitsBetween(s *objectStore, from, to string) []string {
+	exclude := map[string]bool{}
+	if from != "" {
+		for _, id := range s.history(from, 0) {
+			exclude[id] = true
+		}
+	}
+	var out []string
+	for _, id := range s.history(to, 0) {
+		if !exclude[id] {
+			out = append(out, id)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// checkPassed reports the latest result of a context on a commit: check runs
+// by name, then commit statuses by context.
+func (f *Fake) checkPassed(r *repo, sha, context string) (found, passed bool) {
+	for i := len(r.checkRuns) - 1; i >= 0; i-- {
+		cr := r.checkRuns[i]
+		if cr.HeadSHA == sha && cr.Name == context {
+			ok := cr.Status == "completed" && (cr.Conclusion == "success" || cr.Conclusion == "neutral" || cr.Conclusion == "skipped")
+			return true, ok
+		}
+	}
+	for i := len(r.statuses) - 1; i >= 0; i-- {
+		s := r.statuses[i]
+		if s.SHA == sha && s.Context == context {
+			return true, s.State == "success"
+		}
+	}
+	return false, false
+}
+
+func (f *Fake) missingRequiredCheck(r *repo, branch, sha string) string {
+	for _, ctx := range r.required[branch] {
+		if _, ok := f.checkPassed(r, sha, ctx); !ok {
+			return ctx
+		}
+	}
+	return ""
+}
+
+// headFailing reports a failed or pending check or status on a commit.
+func (f *Fake) headFailing(r *repo, sha string) bool {
+	contexts := map[string]bool{}
+	for _, cr := range r.checkRuns {
+		if cr.HeadSHA == sha {
+			contexts[cr.Name] = true
+		}
+	}
+	for _, s := range r.statuses {
+		if s.SHA == sha {
+			contexts[s.Context] = true
+		}
+	}
+	for ctx := range contexts {
+		if _, ok := f.checkPassed(r, sha, ctx); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// mergePull merges a pull request as actor: a merge commit (two parents) or
+// a squash commit (one parent) on the base branch, then the push and
+// pull_request closed events. Callers hold f.mu.
+func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSHA, title, message string) (string, error) {
+	if pr.Merged || pr.issue.State != "open" {
+		return "", &apiError{status: http.StatusMethodNotAllowed, msg: "Pull Request is not mergeable"}
+	}
+	head, base := f.pullSHAs(r, pr)
+	if expectSHA != "" && !strings.EqualFold(expectSHA, head) {
+		return "", &apiError{status: http.StatusConflict, msg: "Head branch was modified. Review and try the merge again."}
+	}
+	if method == "" {
+		method = "merge"
+	}
+	if method != "merge" && method != "squash" {
+		if method == "rebase" {
+			return "", &apiError{status: http.StatusMethodNotAllowed, msg: "Rebase merges are not allowed on this repository."}
+		}
+		return "", &apiError{status: http.StatusUnprocessableEntity, msg: fmt.Sprintf("Invalid merge_method %q", method)}
+	}
+	st := f.pullState(r, pr)
+	if len(st.conflicts) > 0 {
+		return "", &apiError{status: http.StatusMethodNotAllowed, msg: "Pull Request is not mergeable"}
+	}
+	if st.missingCheck != "" {
+		return "", &apiError{status: http.StatusMethodNotAllowed, msg: fmt.Sprintf("Required status check %q is expected.", st.missingCheck)}
+	}
+	tree, err := r.objects.buildTree(st.merged)
+	if err != nil {
+		return "", &apiError{status: http.StatusInternalServerError, msg: err.Error()}
+	}
+	now := f.now()
+	author := Signature{Name: actor.Login, Email: noreplyEmail(actor), Date: now}
+	committer := Signature{Name: "GitHub", Email: "noreply@github.com", Date: now}
+	parents := []string{base, head}
+	if title == "" {
+		title = fmt.Sprintf("Merge pull request #%d from %s/%s", pr.Number, r.owner.Login, pr.Head)
+		if message == "" {
+			message = pr.issue.Title
+		}
+	}
+	if method == "squash" {
+		parents = []string{base}
+		if strings.HasPrefix(title, "Merge pull request") {
+			title = fmt.Sprintf("%s (#%d)", pr.issue.Title, pr.Number)
+			message = ""
+			for _, id := range commitsBetween(r.objects, r.objects.mergeBase(base, head), head) {
+				c, _ := r.objects.commit(id)
+				message += "* " + strings.TrimSpace(c.Message) + "\n\n"
+			}
+		}
+	}
+	msg := title
+	if message != "" {
+		msg += "\n\n" + strings.TrimRight(message, "\n")
+	}
+	sha := r.objects.putCommit(commitData{Tree: tree, Parents: parents, Author: author, Committer: committer, Message: msg})
+	pr.HeadSHA, pr.BaseSHA = head, base
+	pr.Merged, pr.MergedAt, pr.MergedBy, pr.MergeCommitSHA = true, now, actor.Login, sha
+	f.setRef(r, "refs/heads/"+pr.Base, sha, actor)
+	is := pr.issue
+	is.State, is.ClosedAt, is.ClosedBy, is.UpdatedAt = "closed", now, actor.Login, now
+	is.Events = append(is.Events,
+		&IssueEvent{ID: f.id(), Event: "merged", Actor: actor.Login, CommitID: sha, CreatedAt: now},
+		&IssueEvent{ID: f.id(), Event: "closed", Actor: actor.Login, CommitID: sha, CreatedAt: now})
+	f.emitPull(r, pr, "closed", actor, nil)
+	return sha, nil
+}
+
+func noreplyEmail(u *User) string {
+	if u.Email != "" {
+		return u.Email
+	}
+	return fmt.Sprintf("%d+%s@users.noreply.github.com", u.ID, u.Login)
+}
+
+// openPull opens a pull request from head into base (branches of r). head may
+// be "owner:branch". Callers hold f.mu.
+func (f *Fake) openPull(r *repo, actor *User, title, body, head, base string, draft bool) (*PullRequest, error) {
+	switch {
+	case strings.TrimSpace(title) == "":
+		return nil, missingField("PullRequest", "title")
+	case head == "":
+		return nil, missingField("PullRequest", "head")
+	case base == "":
+		return nil, missingField("PullRequest", "base")
+	}
+	if owner, branch, ok := strings.Cut(head, ":"); ok {
+		if !strings.EqualFold(owner, r.owner.Login) {
+			return nil, invalidField("PullRequest", "head")
+		}
+		head = branch
+	}
+	headSHA, baseSHA := r.branchSHA(head), r.branchSHA(base)
+	if headSHA == "" {
+		return nil, invalidField("PullRequest", "head")
+	}
+	if baseSHA == "" {
+		return nil, invalidField("PullRequest", "base")
+	}
+	if r.openPullFor(head, base) != nil {
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Validation Failed",
+			errs: []any{obj{"resource": "PullRequest", "code": "custom", "message": fmt.Sprintf("A pull request already exists for %s:%s.", r.owner.Login, head)}}}
+	}
+	if r.objects.isAncestor(headSHA, baseSHA) {
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Validation Failed",
+			errs: []any{obj{"resource": "PullRequest", "code": "custom", "message": fmt.Sprintf("No commits between %s and %s", base, head)}}}
+	}
+	now := f.now()
+	is := &Issue{ID: f.id(), Number: r.nextNumber, Title: title, Body: body, User: actor.Login,
+		State: "open", IsPR: true, CreatedAt: now, UpdatedAt: now}
+	r.nextNumber++
+	r.issues[is.Number] = is
+	pr := &PullRequest{ID: f.id(), Number: is.Number, Head: head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA, Draft: draft, issue: is}
+	r.pulls[pr.Number] = pr
+	f.emitPull(r, pr, "opened", actor, nil)
+	return pr, nil
+}
+
+func invalidField(resource, field string) *apiError {
+	return &apiError{status: http.StatusUnprocessableEntity, msg: "Validation Failed",
+		errs: []any{obj{"resource": resource, "code": "invalid", "field": field}}}
+}
+
+// PullEdit is a change to a pull request; nil fields stay as they are.
+type PullEdit struct {
+	Title *string
+	Body  *string
+	State *string
+	Base  *string
+}
+
+func (f *Fake) updatePullOp(r *repo, pr *PullRequest, actor *User, e PullEdit) error {
+	if e.Base != nil && *e.Base != pr.Base {
+		sha := r.branchSHA(*e.Base)
+		if sha == "" {
+			return invalidField("PullRequest", "base")
+		}
+		from, fromSHA := pr.Base, r.branchSHA(pr.Base)
+		pr.Base, pr.BaseSHA = *e.Base, sha
+		pr.issue.UpdatedAt = f.now()
+		f.emitPull(r, pr, "edited", actor, obj{"changes": obj{"base": obj{"ref": obj{"from": from}, "sha": obj{"from": fromSHA}}}})
+	}
+	return f.editIssueOp(r, pr.issue, actor, IssueEdit{Title: e.Title, Body: e.Body, State: e.State})
+}
+
+// submitReview records a review on the current head (or commitID) and sends
+// pull_request_review submitted; event "" leaves a PENDING review.
+func (f *Fake) submitReview(r *repo, pr *PullRequest, actor *User, event, body, commitID string) (*Review, error) {
+	state := map[string]string{"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED", "": "PENDING"}[event]
+	if state == "" {
+		return nil, invalidField("PullRequestReview", "event")
+	}
+	own := strings.EqualFold(actor.Login, pr.issue.User)
+	switch {
+	case own && state == "APPROVED":
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Can not approve your own pull request"}}
+	case own && state == "CHANGES_REQUESTED":
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Can not request changes on your own pull request"}}
+	case (state == "CHANGES_REQUESTED" || state == "COMMENTED") && strings.TrimSpace(body) == "":
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Body can't be blank"}}
+	}
+	head, _ := f.pullSHAs(r, pr)
+	if commitID == "" {
+		commitID = head
+	} else if o, ok := r.objects.get(commitID); !ok || o.typ != objCommit {
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Commit SHA does not exist"}}
+	}
+	rv := &Review{ID: f.id(), PRNumber: pr.Number, User: actor.Login, State: state, Body: body, CommitID: strings.ToLower(commitID)}
+	if state != "PENDING" {
+		rv.SubmittedAt = f.now()
+	}
+	pr.Reviews = append(pr.Reviews, rv)
+	if state != "PENDING" {
+		f.emitReview(r, pr, rv, "submitted", actor)
+	}
+	return rv, nil
+}
+
+func (f *Fake) dismissReviewOp(r *repo, pr *PullRequest, rv *Review, actor *User, message string) error {
+	if rv.State != "APPROVED" && rv.State != "CHANGES_REQUESTED" {
+		return &apiError{status: http.StatusUnprocessableEntity, msg: "Can not dismiss a " + strings.ToLower(strings.ReplaceAll(rv.State, "_", " ")) + " pull request review"}
+	}
+	if strings.TrimSpace(message) == "" {
+		return missingField("PullRequestReview", "message")
+	}
+	rv.State = "DISMISSED"
+	f.emitReview(r, pr, rv, "dismissed", actor)
+	return nil
+}
