@@ -1,0 +1,2 @@
+// Package tfvars edits and checks Terraform tfvars files.
+package tfvars
