@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -176,6 +177,9 @@ func kindName(n *yaml.Node) string {
 // singleLineRule returns "" when v is fit for a one-line catalog field and
 // the broken rule otherwise.
 func singleLineRule(v string) string {
+	if !utf8.ValidString(v) {
+		return "must be valid UTF-8 text"
+	}
 	for _, r := range v {
 		if unicode.IsControl(r) {
 			return "must be a single line of text without control characters"
