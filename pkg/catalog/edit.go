@@ -49,26 +49,31 @@ func (s Spec) validate(f *File) error {
 	if !requestIDPattern.MatchString(s.RequestID) {
 		add(prefix+"metadata.request_id", "%q must look like RDS-0042 (RDS- and at least four digits)", s.RequestID)
 	}
-	required := []struct{ path, value string }{
-		{"metadata.owner", s.Owner},
-		{"metadata.requested_by", s.RequestedBy},
-		{"metadata.domain", s.Domain},
-		{"metadata.risk", s.Risk},
-		{"metadata.environment", s.Environment},
-		{"configuration.username", s.Configuration.Username},
-		{"configuration.size_tier", s.Configuration.SizeTier},
-		{"configuration.instance_class", s.Configuration.InstanceClass},
-		{"configuration.secret_path", s.Configuration.SecretPath},
-		{"metadata.pr_url", s.PRURL},
+	fields := []struct {
+		path, value string
+		required    bool
+	}{
+		{"metadata.owner", s.Owner, true},
+		{"metadata.requested_by", s.RequestedBy, true},
+		{"metadata.domain", s.Domain, true},
+		{"metadata.risk", s.Risk, true},
+		{"metadata.environment", s.Environment, true},
+		{"metadata.pr_url", s.PRURL, false},
+		{"configuration.username", s.Configuration.Username, true},
+		{"configuration.size_tier", s.Configuration.SizeTier, true},
+		{"configuration.instance_class", s.Configuration.InstanceClass, true},
+		{"configuration.secret_path", s.Configuration.SecretPath, true},
 	}
-	for _, r := range required {
+	for _, fd := range fields {
 		switch {
-		case r.value == "" && r.path != "metadata.pr_url":
-			add(prefix+r.path, "is required")
-		case singleLineRule(r.value) != "":
-			add(prefix+r.path, "%q %s", r.value, singleLineRule(r.value))
-		case strings.TrimSpace(r.value) != r.value:
-			add(prefix+r.path, "%q must not start or end with spaces", r.value)
+		case fd.value == "":
+			if fd.required {
+				add(prefix+fd.path, "is required")
+			}
+		case singleLineRule(fd.value) != "":
+			add(prefix+fd.path, "%q %s", fd.value, singleLineRule(fd.value))
+		case strings.TrimSpace(fd.value) != fd.value:
+			add(prefix+fd.path, "%q must not start or end with spaces", fd.value)
 		}
 	}
 	if s.PRNumber < 0 {
