@@ -434,7 +434,10 @@ func insertItem(src []byte, c *container, key string, n node, fmtOn bool) change
 	if blank {
 		pre = append(pre, nl...)
 	}
-	itemText := concat(keyText, []byte(" = "), render(n, false))
+	// Entries written on one line each (`a = { x = 1, y = 2 }`) get company.
+	_, lObj := L.value.(*hclsyntax.ObjectConsExpr)
+	oneLine := lObj && bytes.IndexByte(src[L.valStart:L.valEnd], '\n') < 0
+	itemText := concat(keyText, []byte(" = "), render(n, oneLine))
 	if trailing {
 		itemText = append(itemText, ',')
 	}
