@@ -29,13 +29,15 @@ import (
 //
 // The result has been re-parsed and checked before it is returned.
 func UpsertEntry(src []byte, filename string, mapPath Path, key string, value []Attr) ([]byte, error) {
-	if err := checkPath(filename, mapPath); err != nil {
+	var err error
+	if mapPath, err = checkPath(filename, mapPath); err != nil {
 		return nil, err
 	}
 	where := fmt.Sprintf("%s[%q]", mapPath, key)
 	if key == "" || !utf8.ValidString(key) {
 		return nil, newError(filename, 0, mapPath, ErrInvalidValue, "%s: the key must be a non-empty UTF-8 string", mapPath)
 	}
+	key = nfc(key)
 	nv, err := objectNode(value)
 	if err != nil {
 		return nil, newError(filename, 0, mapPath, ErrInvalidValue, "%s: %v", where, err)
@@ -85,7 +87,7 @@ func UpsertEntry(src []byte, filename string, mapPath Path, key string, value []
 // (and out is src) when the key is not there; a nested map that does not
 // exist counts as empty. A map left empty becomes {}.
 func RemoveEntry(src []byte, filename string, mapPath Path, key string) (out []byte, removed bool, err error) {
-	if err := checkPath(filename, mapPath); err != nil {
+	if mapPath, err = checkPath(filename, mapPath); err != nil {
 		return nil, false, err
 	}
 	d, err := parseDocument(src, filename)
@@ -106,6 +108,7 @@ func RemoveEntry(src []byte, filename string, mapPath Path, key string) (out []b
 	if err != nil {
 		return nil, false, err
 	}
+	key = nfc(key)
 	ki, dup := m.find(key)
 	if dup >= 0 {
 		return nil, false, newError(filename, m.items[dup].line, mapPath, ErrDuplicateKey,
@@ -129,7 +132,8 @@ func RemoveEntry(src []byte, filename string, mapPath Path, key string) (out []b
 // UpsertEntry does, so comments inside survive. Setting the value the
 // attribute already has returns src unchanged.
 func SetAttribute(src []byte, filename string, path Path, value cty.Value) ([]byte, error) {
-	if err := checkPath(filename, path); err != nil {
+	var err error
+	if path, err = checkPath(filename, path); err != nil {
 		return nil, err
 	}
 	n, err := valueNode(value, path.String())
@@ -159,16 +163,19 @@ func SetAttribute(src []byte, filename string, path Path, value cty.Value) ([]by
 	return d.commit(ch)
 }
 
-func checkPath(filename string, p Path) error {
+// checkPath validates a path and returns it in Unicode NFC (a copy).
+func checkPath(filename string, p Path) (Path, error) {
 	if len(p) == 0 {
-		return newError(filename, 0, p, ErrNotFound, "empty attribute path")
+		return nil, newError(filename, 0, p, ErrNotFound, "empty attribute path")
 	}
-	for _, e := range p {
+	out := make(Path, len(p))
+	for i, e := range p {
 		if e == "" {
-			return newError(filename, 0, p, ErrNotFound, "attribute path %q has an empty element", p.String())
+			return nil, newError(filename, 0, p, ErrNotFound, "attribute path %q has an empty element", p.String())
 		}
+		out[i] = nfc(e)
 	}
-	return nil
+	return out, nil
 }
 
 // locate walks path and returns the container holding its last element and

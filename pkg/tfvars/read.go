@@ -21,7 +21,8 @@ type Entry struct {
 // ErrNotFound error. Keys and values must be literals, as Terraform requires
 // in tfvars files.
 func Entries(src []byte, filename string, mapPath Path) ([]Entry, error) {
-	if err := checkPath(filename, mapPath); err != nil {
+	var err error
+	if mapPath, err = checkPath(filename, mapPath); err != nil {
 		return nil, err
 	}
 	d, err := parseDocument(src, filename)
@@ -64,7 +65,7 @@ func Entries(src []byte, filename string, mapPath Path) ([]Entry, error) {
 // the way to it) is absent; an attribute on the way that is not an object
 // constructor is an ErrNotMap error.
 func Lookup(src []byte, filename string, path Path) (v cty.Value, found bool, err error) {
-	if err := checkPath(filename, path); err != nil {
+	if path, err = checkPath(filename, path); err != nil {
 		return cty.NilVal, false, err
 	}
 	d, err := parseDocument(src, filename)

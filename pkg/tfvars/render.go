@@ -31,6 +31,62 @@ type field struct {
 	n    node
 }
 
+// nfc returns s in Unicode normal form C, as HCL and cty store strings: a
+// key written from any other form would read back different.
+func nfc(s string) string { return cty.StringVal(s).AsString() }
+
+// normalize rebuilds v with every object attribute and map key in NFC.
+func normalize(v cty.Value) (cty.Value, error) {
+	if v.IsNull() || !v.IsKnown() || v.IsMarked() {
+		return v, nil
+	}
+	ty := v.Type()
+	switch {
+	case ty.IsObjectType() || ty.IsMapType():
+		m := map[string]cty.Value{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			e, err := normalize(e)
+			if err != nil {
+				return v, err
+			}
+			nk := nfc(k.AsString())
+			if _, dup := m[nk]; dup {
+				return v, fmt.Errorf("keys %q collide once normalised to Unicode NFC", nk)
+			}
+			m[nk] = e
+		}
+		if ty.IsMapType() {
+			if len(m) == 0 {
+				return v, nil
+			}
+			return cty.MapVal(m), nil
+		}
+		return cty.ObjectVal(m), nil
+	case ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
+		if v.LengthInt() == 0 {
+			return v, nil
+		}
+		var es []cty.Value
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			e, err := normalize(e)
+			if err != nil {
+				return v, err
+			}
+			es = append(es, e)
+		}
+		switch {
+		case ty.IsListType():
+			return cty.ListVal(es), nil
+		case ty.IsSetType():
+			return cty.SetVal(es), nil
+		}
+		return cty.TupleVal(es), nil
+	}
+	return v, nil
+}
+
 // objectNode builds the node for an ordered object, validating every value.
 func objectNode(attrs []Attr) (node, error) {
 	seen := make(map[string]bool, len(attrs))
@@ -47,8 +103,16 @@ func objectNode(attrs []Attr) (node, error) {
 		if a.Name == "" || !utf8.ValidString(a.Name) {
 			return node{}, fmt.Errorf("attribute names must be non-empty UTF-8, got %q", a.Name)
 		}
-		m[a.Name] = a.Value
-		fields = append(fields, field{name: a.Name, n: node{val: a.Value}})
+		name := nfc(a.Name)
+		v, err := normalize(a.Value)
+		if err != nil {
+			return node{}, fmt.Errorf("%s: %w", a.Name, err)
+		}
+		if _, dup := m[name]; dup {
+			return node{}, fmt.Errorf("attribute %q is given twice", a.Name)
+		}
+		m[name] = v
+		fields = append(fields, field{name: name, n: node{val: v}})
 	}
 	return node{val: cty.ObjectVal(m), fields: fields}, nil
 }
@@ -56,6 +120,10 @@ func objectNode(attrs []Attr) (node, error) {
 func valueNode(v cty.Value, what string) (node, error) {
 	if err := checkWritable(v, what); err != nil {
 		return node{}, err
+	}
+	v, err := normalize(v)
+	if err != nil {
+		return node{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return node{val: v}, nil
 }

@@ -107,6 +107,7 @@ func (d *document) verify(ch change, out []byte) error {
 	if err != nil {
 		return err
 	}
+	last = min(last, len(c.items)) // bounds[len(items)] is the closing brace
 	for i := first; i < last; i++ {
 		orig = append(orig, keyID(c.items[i]))
 	}
