@@ -106,7 +106,7 @@ func (RequestArgs) InsertOpts() river.InsertOpts {
 	}
 }
 
-func (a RequestArgs) request() Request { return Request{Repo: a.Repo, Key: a.Key, Reason: a.Reason} }
+func (a RequestArgs) request() Request { return Request(a) }
 
 // ReconcileArgs are the arguments of the periodic reconcile job. One runs at a
 // time; a period that comes while one is still waiting or running is skipped.

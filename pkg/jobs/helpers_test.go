@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -62,8 +61,6 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // open opens a queue on cfg with test-friendly settings and closes it at the
 // end of the test.

@@ -199,7 +199,7 @@ func (s *pgStore) enqueueRequest(ctx context.Context, r Request) error {
 			r.Repo, r.Key, r.Reason); err != nil {
 			return err
 		}
-		_, err := s.client.InsertTx(ctx, tx, RequestArgs{Repo: r.Repo, Key: r.Key, Reason: r.Reason}, nil)
+		_, err := s.client.InsertTx(ctx, tx, RequestArgs(r), nil)
 		return err
 	})
 }

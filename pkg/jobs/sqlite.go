@@ -207,7 +207,7 @@ func (s *sqliteStore) enqueueRequest(ctx context.Context, r Request) error {
 		r.Repo, r.Key, r.Reason, time.Now().UnixMilli()); err != nil {
 		return err
 	}
-	if _, err := s.client.InsertTx(ctx, tx, RequestArgs{Repo: r.Repo, Key: r.Key, Reason: r.Reason}, nil); err != nil {
+	if _, err := s.client.InsertTx(ctx, tx, RequestArgs(r), nil); err != nil {
 		return err
 	}
 	return tx.Commit()

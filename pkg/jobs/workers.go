@@ -127,7 +127,9 @@ func (q *Queue) observe(job *rivertype.JobRow, fn func() error) error {
 }
 
 // retryPolicy adapts Config.RetryDelay to River.
-type retryPolicy struct{ delay func(attempt int) time.Duration }
+type retryPolicy struct {
+	delay func(attempt int) time.Duration
+}
 
 func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	return time.Now().Add(p.delay(job.Attempt))
