@@ -47,6 +47,7 @@ type Variables struct {
 func ParseVariables(files ...SourceFile) (*Variables, error) {
 	vs := &Variables{byName: map[string]*Variable{}}
 	var errs []error
+	declared := map[string]string{} // name → file:line, including invalid declarations
 	for _, f := range files {
 		file, diags := hclsyntax.ParseConfig(f.Src, f.Name, hcl.InitialPos)
 		if diags.HasErrors() {
@@ -57,13 +58,17 @@ func ParseVariables(files ...SourceFile) (*Variables, error) {
 			if b.Type != "variable" {
 				continue
 			}
+			if len(b.Labels) == 1 {
+				name, at := b.Labels[0], fmt.Sprintf("%s:%d", f.Name, b.TypeRange.Start.Line)
+				if prev, dup := declared[name]; dup {
+					errs = append(errs, fmt.Errorf("%s: variable %q is already declared at %s", at, name, prev))
+					continue
+				}
+				declared[name] = at
+			}
 			v, err := parseVariable(f.Name, b)
 			if err != nil {
 				errs = append(errs, err...)
-				continue
-			}
-			if prev, dup := vs.byName[v.Name]; dup {
-				errs = append(errs, fmt.Errorf("%s:%d: variable %q is already declared at %s:%d", f.Name, v.Line, v.Name, prev.File, prev.Line))
 				continue
 			}
 			vs.byName[v.Name] = v
@@ -342,7 +347,7 @@ func (ck *checker) expr(e hclsyntax.Expression, ty cty.Type, path string) {
 			}
 			seen[k] = kl
 			if !ty.HasAttribute(k) {
-				ck.add(kl, path, fmt.Sprintf("unexpected attribute %q: the type of variable %q declares only %s, so Terraform would silently drop it",
+				ck.add(kl, path, fmt.Sprintf("unexpected attribute %q: the type declared for variable %q allows only %s here, so Terraform would silently drop it",
 					k, ck.varName, attrList(ty)))
 				continue
 			}
@@ -413,12 +418,31 @@ func (ck *checker) convert(e hclsyntax.Expression, ty cty.Type, path string) {
 		return
 	}
 	if _, err := convert.Convert(v, ty); err != nil {
-		if ty.IsPrimitiveType() {
-			ck.add(line, path, fmt.Sprintf("must be a %s, got %s", ty.FriendlyName(), describe(v)))
+		if ty.IsPrimitiveType() || kind(ty) != kind(v.Type()) {
+			ck.add(line, path, fmt.Sprintf("must be %s, got %s", kind(ty), describe(v)))
 			return
 		}
 		ck.add(line, path, convertMessage(err))
 	}
+}
+
+// kind names the shape of a type the way the messages use it.
+func kind(ty cty.Type) string {
+	switch {
+	case ty == cty.String:
+		return "a string"
+	case ty == cty.Number:
+		return "a number"
+	case ty == cty.Bool:
+		return "a bool"
+	case ty.IsObjectType():
+		return "an object"
+	case ty.IsMapType():
+		return "a map"
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		return "a list"
+	}
+	return ty.FriendlyName()
 }
 
 func describe(v cty.Value) string {
@@ -430,12 +454,8 @@ func describe(v cty.Value) string {
 		return fmt.Sprintf("the bool %v", v.True())
 	case ty == cty.Number:
 		return "the number " + formatNumber(v.AsBigFloat())
-	case ty.IsObjectType() || ty.IsMapType():
-		return "an object"
-	case ty.IsTupleType() || ty.IsListType() || ty.IsSetType():
-		return "a list"
 	}
-	return ty.FriendlyName()
+	return kind(ty)
 }
 
 // convertMessage renders a cty conversion error with its path.
