@@ -200,7 +200,9 @@ func (d *document) locate(path Path) (*container, int, error) {
 			return nil, -1, newError(d.filename, c.items[i].line, path[:depth+1], ErrNotMap,
 				"attribute %q is not an object written as { ... }", path[:depth+1].String())
 		}
-		c = objectContainer(d.src, obj, path[:depth+1], 0)
+		next := objectContainer(d.src, obj, path[:depth+1], 0)
+		next.owner, next.ownerIdx = c, i
+		c = next
 	}
 	panic("unreachable")
 }
@@ -228,7 +230,9 @@ func (d *document) mapAt(parent *container, idx int, path Path) (*container, err
 		return nil, newError(d.filename, it.line, path, ErrNotMap,
 			"attribute %q is not a map written as { ... }", path.String())
 	}
-	return objectContainer(d.src, obj, path, 0), nil
+	m := objectContainer(d.src, obj, path, 0)
+	m.owner, m.ownerIdx = parent, idx
+	return m, nil
 }
 
 // op is the kind of a change.
@@ -553,9 +557,20 @@ func replaceItem(src []byte, filename string, c *container, i int, n node, fmtOn
 	} else {
 		newVal = setNewlines(render(n, !lineMode), newlineStyle(src, it.valStart))
 	}
-	if !lineMode || !fmtOn {
+	if !fmtOn {
 		ch.start, ch.end, ch.text = it.valStart, it.valEnd, newVal
 		return ch, nil
+	}
+	return formatReplace(src, c, i, newVal, ch), nil
+}
+
+// formatReplace sets the value text of item i of c to newVal and, for an
+// item on lines of its own, formats it with the alignment chain it is in.
+func formatReplace(src []byte, c *container, i int, newVal []byte, ch change) change {
+	it := &c.items[i]
+	if !it.lineMode(src) || it.block {
+		ch.start, ch.end, ch.text = it.valStart, it.valEnd, newVal
+		return ch
 	}
 	ls, _ := it.startsLine(src)
 	indent := indentOf(src, ls)
@@ -578,7 +593,25 @@ func replaceItem(src []byte, filename string, c *container, i int, n node, fmtOn
 	region := concat(src[rs:ls], unit, src[it.lineEnd:re])
 	ch.start, ch.end = rs, re
 	ch.text = formatLines(region, indent, nl)
-	return ch, nil
+	return ch
+}
+
+// lift turns a change that rewrote an object's braces ({} written out over
+// several lines, or an emptied map written {}) into a change of the item
+// owning the object, so the owner's line is formatted with its alignment
+// chain (`application_databases = {}` aligns with its neighbours; written
+// out over lines it no longer does).
+func lift(src []byte, ch change) change {
+	c := ch.c
+	owner := c.owner
+	it := &owner.items[c.ownerIdx]
+	newVal := concat(src[it.valStart:ch.start], ch.text, src[ch.end:it.valEnd])
+	want := cty.EmptyObjectVal
+	if ch.op == opInsert {
+		want = cty.ObjectVal(map[string]cty.Value{ch.key: ch.want.val})
+	}
+	up := change{c: owner, op: opReplace, key: it.key, want: node{val: want}}
+	return formatReplace(src, owner, c.ownerIdx, newVal, up)
 }
 
 // removeItem deletes item i of c, with the comment lines directly above it.

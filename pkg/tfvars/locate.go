@@ -51,6 +51,10 @@ type container struct {
 	path   Path // path of the attribute whose value this is (nil for the body)
 	line   int  // line of '{'
 	object *hclsyntax.ObjectConsExpr
+
+	// The item whose value this object is, when known: owner.items[ownerIdx].
+	owner    *container
+	ownerIdx int
 }
 
 // document is a parsed tfvars file.

@@ -43,6 +43,9 @@ const sentinelKey = "__tfvars_window_end__"
 // commit applies ch to the document's source, verifies the result and
 // returns it.
 func (d *document) commit(ch change) ([]byte, error) {
+	if ch.expr && ch.c.owner != nil {
+		ch = lift(d.src, ch)
+	}
 	out := splice(d.src, ch.start, ch.end, ch.text)
 	if err := d.verify(ch, out); err != nil {
 		return nil, err
