@@ -13,7 +13,7 @@ import (
 
 // Defaults applied by Open to zero-valued Config fields.
 const (
-	WorkersDefault           = 4
+	WorkersDefault           = 10
 	MaxAttemptsDefault       = 25
 	ReconcileEveryDefault    = 15 * time.Minute
 	DeliveryRetentionDefault = 30 * 24 * time.Hour

@@ -68,10 +68,11 @@ func openPostgres(ctx context.Context, cfg Config, rc *river.Config) (_ *pgStore
 	if err != nil {
 		return nil, fmt.Errorf("jobs: Config.DatabaseURL: %w", err)
 	}
-	// Connections held at once, at most: one per running request job (its
-	// key lock), the intake writers, River's listener, producers and
-	// completer, and room for the transaction a request job finishes with.
-	need := int32(2*cfg.Workers + pgIntakeWriters + 8)
+	// Request jobs hold a connection each for their key lock while they
+	// need another, briefly, to finish; the pool must never be filled by
+	// lock holders alone. On top: the intake writers and River's listener,
+	// producers and completer.
+	need := int32(cfg.Workers + pgIntakeWriters + 8)
 	if pcfg.MaxConns < need {
 		pcfg.MaxConns = need
 	}

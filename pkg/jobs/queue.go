@@ -83,7 +83,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		MaxAttempts: cfg.MaxAttempts,
 		JobTimeout:  cfg.JobTimeout,
 		Queues: map[string]river.QueueConfig{
-			QueueIntake: {MaxWorkers: cfg.Workers},
+			// River fetches at most once per cooldown, which caps a queue at
+			// MaxWorkers jobs per cooldown; deliveries are many and short.
+			QueueIntake: {MaxWorkers: cfg.Workers, FetchCooldown: 20 * time.Millisecond},
 			QueueWork:   {MaxWorkers: cfg.Workers},
 		},
 		Workers: workers,
