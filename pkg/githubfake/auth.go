@@ -20,9 +20,9 @@ import (
 // token is an installation access token or a user's personal token.
 type token struct {
 	value   string
-	inst    *installation // installation token
-	user    *User         // personal token
-	expires time.Time     // zero: never
+	inst    *installation   // installation token
+	user    *User           // personal token
+	expires time.Time       // zero: never
 	repos   map[string]bool // narrowed to these full names (lower case); nil: all the installation covers
 }
 

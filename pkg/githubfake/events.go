@@ -166,8 +166,8 @@ func (f *Fake) emitPush(r *repo, ref, before, after string, forced bool, actor *
 	f.emit(r, "push", "", actor, obj{
 		"ref": ref, "before": b, "after": a, "created": before == "", "deleted": after == "",
 		"forced": forced, "base_ref": nil,
-		"compare":    fmt.Sprintf("%s/%s/compare/%s...%s", f.baseURL, r.fullName(), b[:12], a[:12]),
-		"commits":    list, "head_commit": head, "repository": repoObj,
+		"compare": fmt.Sprintf("%s/%s/compare/%s...%s", f.baseURL, r.fullName(), b[:12], a[:12]),
+		"commits": list, "head_commit": head, "repository": repoObj,
 		"pusher": obj{"name": actor.Login, "email": noreplyEmail(actor)},
 	})
 }

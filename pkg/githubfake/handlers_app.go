@@ -137,7 +137,11 @@ func (f *Fake) listInstallationRepos(c *call) {
 func (f *Fake) getRateLimit(c *call) {
 	st, _ := f.limits.primary(c.p.key, f.opts.RateLimit, f.now())
 	core := obj{"limit": st.limit, "used": st.used, "remaining": max(st.limit-st.used, 0), "reset": st.reset.Unix()}
-	c.json(http.StatusOK, obj{"resources": obj{"core": core}, "rate": core})
+	other := func(limit int) obj {
+		return obj{"limit": limit, "used": 0, "remaining": limit, "reset": st.reset.Unix()}
+	}
+	c.json(http.StatusOK, obj{"resources": obj{"core": core, "search": other(30), "graphql": other(5000),
+		"integration_manifest": other(5000), "code_search": other(10)}, "rate": core})
 }
 
 // deliveryItemJSON is hook-delivery-item.

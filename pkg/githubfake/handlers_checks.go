@@ -33,7 +33,7 @@ var (
 
 // apply copies the request onto a check run; it returns a 422 message or "".
 func (req checkRunRequest) apply(cr *CheckRun, now time.Time) string {
-	if req.Name != nil {
+	if req.Name != nil && *req.Name != "" {
 		cr.Name = *req.Name
 	}
 	if req.DetailsURL != nil {

@@ -40,8 +40,9 @@ func (f *Fake) teamJSON(o *org, t *team) obj {
 		"name":     t.Name, "slug": t.Slug, "description": nil, "privacy": "closed",
 		"notification_setting": "notifications_enabled", "permission": "pull",
 		"members_url": api + "/members{/member}", "repositories_url": api + "/repos", "parent": nil,
-		"members_count": len(t.members), "repos_count": 0, "created_at": nil, "updated_at": nil,
-		"organization": f.orgJSON(o.account), "type": "organization",
+		"members_count": len(t.members), "repos_count": 0,
+		"created_at": ts(o.account.created), "updated_at": ts(o.account.created),
+		"organization": f.teamOrgJSON(o), "type": "organization",
 	}
 }
 
@@ -85,4 +86,21 @@ func (f *Fake) getTeamMembership(c *call) {
 		"url":  fmt.Sprintf("%s/organizations/%d/team/%d/memberships/%s", f.apiURL(), o.account.ID, t.ID, f.user(login).Login),
 		"role": role, "state": "active",
 	})
+}
+
+// teamOrgJSON is the organisation as a team embeds it (team-organization).
+func (f *Fake) teamOrgJSON(o *org) obj {
+	out := f.orgJSON(o.account)
+	out["html_url"] = f.baseURL + "/" + o.account.Login
+	out["has_organization_projects"] = false
+	out["has_repository_projects"] = false
+	out["public_repos"] = 0
+	out["public_gists"] = 0
+	out["followers"] = 0
+	out["following"] = 0
+	out["type"] = "Organization"
+	out["created_at"] = ts(o.account.created)
+	out["updated_at"] = ts(o.account.created)
+	out["archived_at"] = nil
+	return out
 }

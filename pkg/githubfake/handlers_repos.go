@@ -27,6 +27,8 @@ func (f *Fake) getBranch(c *call) {
 	}
 	c.json(http.StatusOK, obj{
 		"name": branch, "commit": f.repoCommitJSON(r, sha, false), "protected": len(r.required[branch]) > 0,
+		"protection": obj{"enabled": len(r.required[branch]) > 0, "required_status_checks": obj{
+			"enforcement_level": "non_admins", "contexts": append([]string{}, r.required[branch]...), "checks": []obj{}}},
 		"protection_url": f.repoAPI(r) + "/branches/" + branch + "/protection",
 		"_links":         obj{"self": f.repoAPI(r) + "/branches/" + branch, "html": f.baseURL + "/" + r.fullName() + "/tree/" + branch},
 	})
@@ -171,7 +173,7 @@ func (f *Fake) compareCommits(c *call) {
 		"url": f.repoAPI(r) + "/compare/" + baseRef + "..." + headRef, "html_url": html,
 		"permalink_url": f.baseURL + "/" + r.fullName() + "/compare/" + base[:7] + "..." + head[:7],
 		"diff_url":      html + ".diff", "patch_url": html + ".patch",
-		"base_commit":   f.repoCommitJSON(r, base, false), "merge_base_commit": mbObj,
+		"base_commit": f.repoCommitJSON(r, base, false), "merge_base_commit": mbObj,
 		"status": status, "ahead_by": len(ahead), "behind_by": len(behind), "total_commits": len(ahead),
 		"commits": commits, "files": files,
 	})

@@ -324,17 +324,17 @@ func (f *Fake) submitReview(r *repo, pr *PullRequest, actor *User, event, body, 
 	own := strings.EqualFold(actor.Login, pr.issue.User)
 	switch {
 	case own && state == "APPROVED":
-		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Can not approve your own pull request"}}
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{reviewErr("Can not approve your own pull request")}}
 	case own && state == "CHANGES_REQUESTED":
-		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Can not request changes on your own pull request"}}
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{reviewErr("Can not request changes on your own pull request")}}
 	case (state == "CHANGES_REQUESTED" || state == "COMMENTED") && strings.TrimSpace(body) == "":
-		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Body can't be blank"}}
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{reviewErr("Body can't be blank")}}
 	}
 	head, _ := f.pullSHAs(r, pr)
 	if commitID == "" {
 		commitID = head
 	} else if o, ok := r.objects.get(commitID); !ok || o.typ != objCommit {
-		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{"Commit SHA does not exist"}}
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{reviewErr("Commit SHA does not exist")}}
 	}
 	rv := &Review{ID: f.id(), PRNumber: pr.Number, User: actor.Login, State: state, Body: body, CommitID: strings.ToLower(commitID)}
 	if state != "PENDING" {
@@ -357,4 +357,8 @@ func (f *Fake) dismissReviewOp(r *repo, pr *PullRequest, rv *Review, actor *User
 	rv.State = "DISMISSED"
 	f.emitReview(r, pr, rv, "dismissed", actor)
 	return nil
+}
+
+func reviewErr(msg string) obj {
+	return obj{"resource": "PullRequestReview", "code": "custom", "message": msg}
 }

@@ -34,7 +34,7 @@ func (f *Fake) user(login string) *User {
 	if u := f.users[strings.ToLower(login)]; u != nil {
 		return u
 	}
-	u := &User{ID: f.id(), Login: login, Type: "User"}
+	u := &User{ID: f.id(), Login: login, Type: "User", created: f.now()}
 	f.users[strings.ToLower(login)] = u
 	return u
 }
@@ -58,7 +58,7 @@ func (f *Fake) userJSON(u *User) obj {
 		"subscriptions_url": api + "/subscriptions", "organizations_url": api + "/orgs",
 		"repos_url": api + "/repos", "events_url": api + "/events{/privacy}",
 		"received_events_url": api + "/received_events",
-		"type": u.Type, "site_admin": false,
+		"type":                u.Type, "site_admin": false,
 	}
 }
 
@@ -77,7 +77,7 @@ func (f *Fake) orgJSON(u *User) obj {
 		"repos_url": api + "/repos", "events_url": api + "/events", "hooks_url": api + "/hooks",
 		"issues_url": api + "/issues", "members_url": api + "/members{/member}",
 		"public_members_url": api + "/public_members{/member}",
-		"avatar_url": f.baseURL + "/avatars/" + u.Login, "description": nil,
+		"avatar_url":         f.baseURL + "/avatars/" + u.Login, "description": nil,
 	}
 }
 
@@ -115,10 +115,10 @@ func (f *Fake) repoJSON(r *repo, webhook bool) obj {
 		"downloads_url": api + "/downloads", "issues_url": api + "/issues{/number}",
 		"pulls_url": api + "/pulls{/number}", "milestones_url": api + "/milestones{/number}",
 		"notifications_url": api + "/notifications{?since,all,participating}",
-		"labels_url": api + "/labels{/name}", "releases_url": api + "/releases{/id}",
+		"labels_url":        api + "/labels{/name}", "releases_url": api + "/releases{/id}",
 		"deployments_url": api + "/deployments",
-		"created_at": ts(r.created), "updated_at": ts(r.pushed), "pushed_at": ts(r.pushed),
-		"git_url": "git://" + host + "/" + r.fullName() + ".git",
+		"created_at":      ts(r.created), "updated_at": ts(r.pushed), "pushed_at": ts(r.pushed),
+		"git_url":   "git://" + host + "/" + r.fullName() + ".git",
 		"ssh_url":   "git@" + host + ":" + r.fullName() + ".git",
 		"clone_url": html + ".git", "svn_url": html,
 		"homepage": nil, "size": len(r.objects.objects), "stargazers_count": 0, "watchers_count": 0,

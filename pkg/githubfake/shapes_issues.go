@@ -121,10 +121,10 @@ func (f *Fake) pullJSON(r *repo, pr *PullRequest, webhook bool) obj {
 		"labels": f.issueLabelsJSON(r, is), "milestone": nil, "draft": pr.Draft,
 		"commits_url": api + "/commits", "review_comments_url": api + "/comments",
 		"review_comment_url": f.apiURL() + "/repos/" + r.fullName() + "/pulls/comments{/number}",
-		"comments_url": issueAPI + "/comments",
-		"statuses_url": f.apiURL() + "/repos/" + r.fullName() + "/statuses/" + headSHA,
-		"head":         f.branchJSON(r, pr.Head, headSHA, webhook),
-		"base":         f.branchJSON(r, pr.Base, baseSHA, webhook),
+		"comments_url":       issueAPI + "/comments",
+		"statuses_url":       f.apiURL() + "/repos/" + r.fullName() + "/statuses/" + headSHA,
+		"head":               f.branchJSON(r, pr.Head, headSHA, webhook),
+		"base":               f.branchJSON(r, pr.Base, baseSHA, webhook),
 		"_links": obj{
 			"self": href(api), "html": href(html), "issue": href(issueAPI),
 			"comments": href(issueAPI + "/comments"), "review_comments": href(api + "/comments"),
@@ -159,12 +159,14 @@ func (f *Fake) reviewJSON(r *repo, rv *Review, webhook bool) obj {
 	html := fmt.Sprintf("%s/%s/pull/%d#pullrequestreview-%d", f.baseURL, r.fullName(), rv.PRNumber, rv.ID)
 	prURL := fmt.Sprintf("%s/repos/%s/pulls/%d", f.apiURL(), r.fullName(), rv.PRNumber)
 	state := rv.State
+	var body any = rv.Body
 	if webhook {
 		state = strings.ToLower(state)
+		body = nullable(rv.Body)
 	}
 	return obj{
 		"id": rv.ID, "node_id": nodeID("PRR", rv.ID), "user": f.userJSON(f.user(rv.User)),
-		"body": nullable(rv.Body), "state": state, "html_url": html, "pull_request_url": prURL,
+		"body": body, "state": state, "html_url": html, "pull_request_url": prURL,
 		"_links":       obj{"html": obj{"href": html}, "pull_request": obj{"href": prURL}},
 		"submitted_at": ts(rv.SubmittedAt), "commit_id": rv.CommitID,
 		"author_association": f.authorAssociation(r, rv.User),

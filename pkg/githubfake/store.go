@@ -9,11 +9,12 @@ import (
 // User is a GitHub account: a person (Type "User"), an App's bot ("Bot") or
 // an organisation ("Organization").
 type User struct {
-	ID    int64
-	Login string
-	Type  string
-	Name  string
-	Email string
+	ID      int64
+	Login   string
+	Type    string
+	Name    string
+	Email   string
+	created time.Time
 }
 
 // org is an organisation: its account, members and teams.
