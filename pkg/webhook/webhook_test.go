@@ -474,4 +474,3 @@ func TestSign(t *testing.T) {
 		t.Errorf("Sign = %s, want %s", got, want)
 	}
 }
-
