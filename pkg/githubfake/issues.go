@@ -15,7 +15,19 @@ type apiError struct {
 	errs   []any
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s", e.status, e.msg) }
+func (e *apiError) Error() string {
+	msg := fmt.Sprintf("%d %s", e.status, e.msg)
+	for _, x := range e.errs {
+		if o, ok := x.(obj); ok {
+			if m, ok := o["message"].(string); ok {
+				msg += ": " + m
+				continue
+			}
+			msg += fmt.Sprintf(": %v %v %v", o["resource"], o["field"], o["code"])
+		}
+	}
+	return msg
+}
 
 func notFoundErr() *apiError { return &apiError{status: http.StatusNotFound, msg: "Not Found"} }
 
