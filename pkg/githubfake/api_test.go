@@ -44,6 +44,9 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		if in, _, err := h.jwt.Apps.FindOrganizationInstallation(ctx, o); err != nil || in.GetID() != h.inst {
 			t.Fatalf("org installation: %v %v", in, err)
 		}
+		if in, _, err := h.jwt.Apps.FindUserInstallation(ctx, o); err != nil || in.GetID() != h.inst {
+			t.Fatalf("user installation: %v %v", in, err)
+		}
 		_, _, err = h.jwt.Apps.FindRepositoryInstallation(ctx, "nobody", "nothing")
 		wantErr(t, err, 404, "Not Found")
 		tok, _, err := h.jwt.Apps.CreateInstallationToken(ctx, h.inst, &github.InstallationTokenOptions{Repositories: []string{"infra"}})
@@ -277,6 +280,17 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		if err != nil || edited.GetBody() != "new body" {
 			t.Fatalf("edit: %v %v", edited, err)
 		}
+		// Retarget the PR at another base and back.
+		if _, _, err := gh.Git.CreateRef(ctx, o, r, &github.Reference{Ref: github.String("refs/heads/release"), Object: &github.GitObject{SHA: github.String(mainSHA)}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, base := range []string{"release", "main"} {
+			if moved, _, err := gh.PullRequests.Edit(ctx, o, r, prNumber, &github.PullRequest{Base: &github.PullRequestBranch{Ref: github.String(base)}}); err != nil || moved.GetBase().GetRef() != base {
+				t.Fatalf("retarget to %s: %v %v", base, moved, err)
+			}
+		}
+		_, _, err = gh.PullRequests.Edit(ctx, o, r, prNumber, &github.PullRequest{Base: &github.PullRequestBranch{Ref: github.String("nope")}})
+		wantErr(t, err, 422, "Validation Failed")
 		files, _, err := gh.PullRequests.ListFiles(ctx, o, r, prNumber, nil)
 		if err != nil || len(files) != 4 {
 			t.Fatalf("files: %v %v", files, err)
@@ -326,7 +340,10 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		if got, _, err := gh.Issues.Get(ctx, o, r, prNumber); err != nil || !got.IsPullRequest() {
 			t.Fatalf("PR as issue: %v %v", got, err)
 		}
-		if _, _, err := alice.Issues.Edit(ctx, o, r, issueNumber, &github.IssueRequest{Body: github.String("edited")}); err != nil {
+		if ed, _, err := alice.Issues.Edit(ctx, o, r, issueNumber, &github.IssueRequest{Body: github.String("edited"), Labels: &[]string{"rds-request", "needs-info"}}); err != nil || len(ed.Labels) != 2 {
+			t.Fatalf("edit with labels: %v %v", ed, err)
+		}
+		if _, _, err := alice.Issues.Edit(ctx, o, r, issueNumber, &github.IssueRequest{Labels: &[]string{"rds-request"}}); err != nil {
 			t.Fatal(err)
 		}
 		list, _, err := gh.Issues.ListByRepo(ctx, o, r, &github.IssueListByRepoOptions{Labels: []string{"rds-request"}, Creator: "alice"})
@@ -383,7 +400,7 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		if _, _, err := gh.Issues.ReplaceLabelsForIssue(ctx, o, r, issueNumber, []string{"rds-request", "dev"}); err != nil {
 			t.Fatal(err)
 		}
-		if ls, _, _ := gh.Issues.ListLabels(ctx, o, r, nil); len(ls) != 3 {
+		if ls, _, _ := gh.Issues.ListLabels(ctx, o, r, nil); len(ls) != 4 {
 			t.Fatalf("repo labels: %v", ls)
 		}
 		if tl, _, err := gh.Issues.ListIssueTimeline(ctx, o, r, issueNumber, nil); err != nil || len(tl) == 0 {
@@ -629,7 +646,7 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		h.quiesce()
 		got := h.hooks.events(0)
 		for _, want := range []string{"push", "pull_request.opened", "pull_request.edited", "pull_request.labeled", "pull_request.unlabeled",
-			"issues.opened", "issues.edited", "issues.labeled", "issues.closed", "issue_comment.created", "issue_comment.edited",
+			"issues.opened", "issues.edited", "issues.labeled", "issues.unlabeled", "issues.closed", "issue_comment.created", "issue_comment.edited",
 			"pull_request_review.submitted", "pull_request_review.dismissed", "check_run.created", "check_run.completed",
 			"pull_request.closed", "workflow_dispatch", "workflow_run.requested", "workflow_run.in_progress", "workflow_run.completed",
 			"repository_dispatch.rds-request"} {

@@ -96,10 +96,12 @@ func (f *Fake) authenticate(header string, kind authKind) (*principal, error) {
 	if !t.expires.IsZero() && !f.now().Before(t.expires) {
 		return nil, &authError{"Bad credentials"}
 	}
+	// Budgets belong to the installation or the user, not to one token, as
+	// on GitHub: refreshing a token does not refill them.
 	if t.inst != nil {
-		return &principal{inst: t.inst, user: t.inst.app.bot, key: "token:" + t.value, token: t}, nil
+		return &principal{inst: t.inst, user: t.inst.app.bot, key: "installation:" + strconv.FormatInt(t.inst.ID, 10), token: t}, nil
 	}
-	return &principal{user: t.user, key: "token:" + t.value, token: t}, nil
+	return &principal{user: t.user, key: "user:" + strings.ToLower(t.user.Login), token: t}, nil
 }
 
 // verifyJWT checks an App JWT: RS256, signed by a registered App's key, iss

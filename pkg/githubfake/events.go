@@ -109,7 +109,7 @@ func (f *Fake) pushCommitJSON(r *repo, sha string) obj {
 		parent = c.Parents[0]
 	}
 	added, removed, modified := []string{}, []string{}, []string{}
-	for _, fc := range f.changedFiles(r, parent, sha) {
+	for _, fc := range f.changedPaths(r, parent, sha) {
 		switch fc.Status {
 		case "added":
 			added = append(added, fc.Filename)

@@ -105,9 +105,13 @@ func (f *Fake) getRepoInstallation(c *call) {
 	c.notFound()
 }
 
-func (f *Fake) getOrgInstallation(c *call) {
+func (f *Fake) getOrgInstallation(c *call) { f.accountInstallation(c, c.param("org")) }
+
+func (f *Fake) getUserInstallation(c *call) { f.accountInstallation(c, c.param("username")) }
+
+func (f *Fake) accountInstallation(c *call, account string) {
 	for _, in := range f.appInstallations(c.p.app) {
-		if strings.EqualFold(in.account.Login, c.param("org")) {
+		if strings.EqualFold(in.account.Login, account) {
 			c.json(http.StatusOK, f.installationJSON(in))
 			return
 		}

@@ -108,7 +108,7 @@ func (f *Fake) listCommits(c *call) {
 				parent = cd.Parents[0]
 			}
 			touched := false
-			for _, fc := range f.changedFiles(r, parent, id) {
+			for _, fc := range f.changedPaths(r, parent, id) {
 				if fc.Filename == filter || strings.HasPrefix(fc.Filename, filter+"/") {
 					touched = true
 					break

@@ -53,8 +53,9 @@ type fileChange struct {
 	Patch     string
 }
 
-// diffTrees lists files that differ between two flattened trees, by path.
-func diffTrees(store *objectStore, from, to map[string]fileEntry) []fileChange {
+// diffTrees lists files that differ between two flattened trees, by path;
+// withPatch also computes each file's patch and line counts.
+func diffTrees(store *objectStore, from, to map[string]fileEntry, withPatch bool) []fileChange {
 	paths := map[string]bool{}
 	for p := range from {
 		paths[p] = true
@@ -78,6 +79,10 @@ func diffTrees(store *objectStore, from, to map[string]fileEntry) []fileChange {
 			fc.SHA = a.SHA
 		default:
 			fc.Status = "modified"
+		}
+		if !withPatch {
+			out = append(out, fc)
+			continue
 		}
 		var oldText, newText string
 		if inA {

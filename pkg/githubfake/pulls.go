@@ -95,8 +95,14 @@ func (f *Fake) commitFiles(r *repo, sha string) map[string]fileEntry {
 	return files
 }
 
+// changedFiles lists the files that differ between two commits, with patches.
 func (f *Fake) changedFiles(r *repo, from, to string) []fileChange {
-	return diffTrees(r.objects, f.commitFiles(r, from), f.commitFiles(r, to))
+	return diffTrees(r.objects, f.commitFiles(r, from), f.commitFiles(r, to), true)
+}
+
+// changedPaths lists the files that differ between two commits, without patches.
+func (f *Fake) changedPaths(r *repo, from, to string) []fileChange {
+	return diffTrees(r.objects, f.commitFiles(r, from), f.commitFiles(r, to), false)
 }
 
 // commitsBetween lists commits reachable from to but not from from, oldest first.

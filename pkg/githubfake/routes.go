@@ -13,6 +13,7 @@ func (f *Fake) routes() *router {
 	rr.add("POST", "/app/installations/{installation_id}/access_tokens", authJWT, f.createInstallationToken)
 	rr.add("GET", repo+"/installation", authJWT, f.getRepoInstallation)
 	rr.add("GET", "/orgs/{org}/installation", authJWT, f.getOrgInstallation)
+	rr.add("GET", "/users/{username}/installation", authJWT, f.getUserInstallation)
 	rr.add("GET", "/app/hook/deliveries", authJWT, f.listDeliveries)
 	rr.add("GET", "/app/hook/deliveries/{delivery_id}", authJWT, f.getDelivery)
 	rr.add("POST", "/app/hook/deliveries/{delivery_id}/attempts", authJWT, f.redeliverDelivery)
