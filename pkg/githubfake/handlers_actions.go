@@ -133,7 +133,7 @@ func (f *Fake) dispatch(r *repo, actor *User, wfPath, ref string, given map[stri
 			fullRef = "refs/heads/" + ref
 		}
 	}
-	branch := strings.TrimPrefix(fullRef, "refs/heads/")
+	branch := strings.TrimPrefix(strings.TrimPrefix(fullRef, "refs/heads/"), "refs/tags/")
 	f.emit(r, "workflow_dispatch", "", actor, obj{"inputs": inputs, "ref": fullRef, "workflow": wfPath})
 	run := f.startRun(r, wf, "workflow_dispatch", branch, sha, actor, inputs)
 	return run, nil

@@ -3,6 +3,8 @@ package githubfake
 import (
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -70,8 +72,6 @@ func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
 			st.state = "blocked"
 		case f.headFailing(r, head):
 			st.state = "unstable"
-		case !r.objects.isAncestor(base, head):
-			st.state = "behind"
 		default:
 			st.state = "clean"
 		}
@@ -240,7 +240,29 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 		&IssueEvent{ID: f.id(), Event: "merged", Actor: actor.Login, CommitID: sha, CreatedAt: now},
 		&IssueEvent{ID: f.id(), Event: "closed", Actor: actor.Login, CommitID: sha, CreatedAt: now})
 	f.emitPull(r, pr, "closed", actor, nil)
+	if pr.Base == r.defaultBranch {
+		f.closeLinkedIssues(r, pr, actor, sha)
+	}
 	return sha, nil
+}
+
+// closingRE matches GitHub's closing keywords: "Closes #12", "fixes #3", ...
+var closingRE = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b`)
+
+// closeLinkedIssues closes the open issues a pull request merged into the
+// default branch names with a closing keyword, as GitHub does.
+func (f *Fake) closeLinkedIssues(r *repo, pr *PullRequest, actor *User, mergeSHA string) {
+	now := f.now()
+	for _, m := range closingRE.FindAllStringSubmatch(pr.issue.Title+"\n"+pr.issue.Body, -1) {
+		n, _ := strconv.Atoi(m[1])
+		is := r.issues[n]
+		if is == nil || is.IsPR || is.State != "open" {
+			continue
+		}
+		is.State, is.StateReason, is.ClosedAt, is.ClosedBy, is.UpdatedAt = "closed", "completed", now, actor.Login, now
+		is.Events = append(is.Events, &IssueEvent{ID: f.id(), Event: "closed", Actor: actor.Login, CommitID: mergeSHA, CreatedAt: now})
+		f.emitIssue(r, is, "closed", actor, nil)
+	}
 }
 
 func noreplyEmail(u *User) string {

@@ -75,6 +75,9 @@ func TestActorScenario(t *testing.T) {
 	if info, _ := f.PullRequest(repoName, pr); !info.Merged || info.MergedBy != "dana" || info.Issue.State != "closed" {
 		t.Fatalf("merged PR: %+v", info)
 	}
+	if is, _ := f.Issue(repoName, n); is.State != "closed" || is.StateReason != "completed" || is.ClosedBy != "dana" {
+		t.Fatalf("'Closes #1' did not close the request issue on merge: %+v", is)
+	}
 
 	run, err := alice.DispatchWorkflow(repoName, "create-rds-database.yml", "main", map[string]any{"database_name": "orders", "environment": "dev"})
 	if err != nil {
@@ -108,7 +111,7 @@ func TestActorScenario(t *testing.T) {
 	}
 	want := []string{
 		"issues.opened", "push", "pull_request.opened", "pull_request_review.submitted", "push", "pull_request.synchronize",
-		"pull_request.labeled", "pull_request.unlabeled", "push", "pull_request.closed",
+		"pull_request.labeled", "pull_request.unlabeled", "push", "pull_request.closed", "issues.closed",
 		"workflow_dispatch", "workflow_run.requested", "workflow_run.completed",
 		"repository_dispatch.rds-request", "workflow_run.requested",
 	}
