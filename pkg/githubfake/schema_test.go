@@ -162,3 +162,17 @@ func checkConformance(t *testing.T, h *harness) {
 		t.Error("no webhook was validated")
 	}
 }
+
+// TestSchemaSubsetCoversRoutes fails when a route is added without
+// regenerating testdata (go run ./pkg/githubfake/internal/schemagen).
+func TestSchemaSubsetCoversRoutes(t *testing.T) {
+	s := loadSchemas(t)
+	for _, key := range New(Options{}).Routes() {
+		if _, ok := s.operations[key]; !ok && !s.skipped[key] {
+			t.Errorf("%s is not in testdata/openapi-subset.json; run the generator", key)
+		}
+	}
+	for _, def := range []string{"basic-error", "validation-error"} {
+		s.schema(t, openapiURL, def)
+	}
+}
