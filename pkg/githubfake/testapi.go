@@ -23,6 +23,15 @@ func (f *Fake) AddUser(login string) User {
 	return *f.user(login)
 }
 
+// AddBot registers a bot account such as "dependabot[bot]" (idempotent).
+func (f *Fake) AddBot(login string) User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.user(login)
+	u.Type = "Bot"
+	return *u
+}
+
 // AddOrg registers an organisation with members (idempotent).
 func (f *Fake) AddOrg(login string, members ...string) {
 	f.mu.Lock()
@@ -219,25 +228,30 @@ func (f *Fake) NewApp(slug, owner string) (AppCredentials, error) {
 	if err != nil {
 		return AppCredentials{}, err
 	}
-	id, err := f.RegisterApp(slug, owner, &key.PublicKey)
+	id, err := f.RegisterApp(0, slug, owner, &key.PublicKey)
 	if err != nil {
 		return AppCredentials{}, err
 	}
 	return AppCredentials{ID: id, Slug: slug, PrivateKey: key, PEM: pemBytes}, nil
 }
 
-// RegisterApp registers an App whose JWTs verify with pub and returns its id.
-func (f *Fake) RegisterApp(slug, owner string, pub *rsa.PublicKey) (int64, error) {
+// RegisterApp registers an App whose JWTs verify with pub and returns its
+// id: id when non-zero (for a configuration that names a fixed App id),
+// otherwise the next free id.
+func (f *Fake) RegisterApp(id int64, slug, owner string, pub *rsa.PublicKey) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, a := range f.apps {
-		if a.Slug == slug {
-			return 0, fmt.Errorf("githubfake: app %s exists", slug)
+		if a.Slug == slug || a.ID == id {
+			return 0, fmt.Errorf("githubfake: app %s (id %d) exists", slug, a.ID)
 		}
+	}
+	if id == 0 {
+		id = f.id()
 	}
 	bot := f.user(slug + "[bot]")
 	bot.Type = "Bot"
-	a := &App{ID: f.id(), Slug: slug, Name: slug, Owner: owner, PublicKey: pub, bot: bot, created: f.now()}
+	a := &App{ID: id, Slug: slug, Name: slug, Owner: owner, PublicKey: pub, bot: bot, created: f.now()}
 	f.user(owner)
 	f.apps[a.ID] = a
 	return a.ID, nil

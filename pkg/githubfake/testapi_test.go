@@ -1,9 +1,12 @@
 package githubfake
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -266,4 +269,57 @@ func TestCallCounting(t *testing.T) {
 	if calls["POST /app/installations/{installation_id}/access_tokens"] != 1 || h.f.TotalCalls() != 4 {
 		t.Fatalf("total %d: %v", h.f.TotalCalls(), calls)
 	}
+}
+
+func TestRepoFromDirKeepsExecutableBit(t *testing.T) {
+	dir := t.TempDir()
+	for p, mode := range map[string]os.FileMode{"bin/run.sh": 0o755, "envs/dev/terraform.tfvars": 0o644, ".git/HEAD": 0o644} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(p+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := New(Options{})
+	t.Cleanup(func() { _ = f.Close() })
+	sha, err := f.AddRepoFromDir("acme/fromdir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := f.Files("acme/fromdir", "main")
+	if !slices.Equal(files, []string{"bin/run.sh", "envs/dev/terraform.tfvars"}) || f.BranchSHA("acme/fromdir", "main") != sha {
+		t.Fatalf("files %v", files)
+	}
+	f.mu.Lock()
+	mode := f.commitFiles(f.repos["acme/fromdir"], sha)["bin/run.sh"].Mode
+	f.mu.Unlock()
+	if mode != modeExec {
+		t.Fatalf("mode %s, want 100755", mode)
+	}
+	if commits, _ := f.Commits("acme/fromdir", "main"); len(commits) != 1 {
+		t.Fatalf("want one initial commit, got %d", len(commits))
+	}
+	if _, err := f.AddRepoFromDir("acme/fromdir", dir); err == nil {
+		t.Fatal("a second repository with the same name must fail")
+	}
+	if bot := f.AddBot("dependabot[bot]"); bot.Type != "Bot" {
+		t.Fatalf("bot type %s", bot.Type)
+	}
+	if _, err := f.RegisterApp(77, "fixed", "acme", &testKey(t).PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.RegisterApp(77, "other", "acme", &testKey(t).PublicKey); err == nil {
+		t.Fatal("duplicate app id accepted")
+	}
+}
+
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, _, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
