@@ -168,7 +168,8 @@ func (p *Planner) PlanCoupledMode(repo fs.FS, env string, enable bool) (*Plan, e
 		Title:  fmt.Sprintf("%s coupled RDS mode in %s", verb, env),
 		Labels: []string{cfg.Labels.PullRequest, env},
 	}
-	plan.CommitMessage = fmt.Sprintf("rds: %s coupled mode in %s\n", strings.ToLower(verb), env)
+	sort.Strings(plan.Labels)
+	plan.CommitMessage = fmt.Sprintf("rds: %s coupled mode in %s\n\n- %s\n", strings.ToLower(verb), env, path)
 	plan.Body = MarkerLine(plan) + "\n" + plan.Title + ".\n"
 	return plan, nil
 }

@@ -295,12 +295,12 @@ func (p *Planner) typeCheck(ed *editor, variablesPath, tfvarsPath string, out []
 	if !ok {
 		return fmt.Errorf("%s not found: cannot type-check %s", variablesPath, tfvarsPath)
 	}
-	schemaVars, err := tfvars.LoadVariables(vars, variablesPath)
+	schemaVars, err := tfvars.ParseVariables(tfvars.SourceFile{Name: variablesPath, Src: vars})
 	if err != nil {
 		return err
 	}
-	if probs := schemaVars.Check(out, tfvarsPath); len(probs) > 0 {
-		return probs
+	if err := schemaVars.Check(out, tfvarsPath).Err(); err != nil {
+		return fmt.Errorf("the edit would not type-check: %w", err)
 	}
 	return nil
 }
