@@ -81,7 +81,7 @@ func runRequest(ctx context.Context, c *cli, args []string) error {
 	inputs := fs.String("inputs", "", "JSON file with the workflow_dispatch inputs (or a whole workflow_dispatch payload)")
 	issueBody := fs.String("issue-body", "", "file holding an issue-form body (### Label sections)")
 	file := fs.String("file", "", "RDS_REQUEST_V1 YAML file")
-	id := fs.String("id", "", "request id, RDS-<issue number> (optional outside the bot)")
+	id := fs.String("id", "", "request id, RDS-<number of the request issue> (required unless --file carries one)")
 	nowFlag := fs.String("now", "", "time to record, RFC 3339 (default: now)")
 
 	planner, perr := loadPlanner(dir)
@@ -121,6 +121,11 @@ func runRequest(ctx context.Context, c *cli, args []string) error {
 	}
 	req, vprobs := contract.Validate(planner.Schema, raw)
 	probs = append(probs, vprobs...)
+	if _, ok := raw.Values["id"]; !ok {
+		// Every request is tracked by an issue; its id ties the catalog
+		// entry, the pull request and the issue together.
+		probs = append(probs, contract.Problem{Field: "id", Message: "is required: pass --id RDS-<number of the request issue>", Severity: contract.Error})
+	}
 	for _, w := range probs.Warnings() {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}

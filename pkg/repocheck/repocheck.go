@@ -131,13 +131,17 @@ func (c *checker) typeCheck(variablesPath, tfvarsPath string, src []byte) {
 		c.add(tfvarsPath, 0, "no %s to type-check against", variablesPath)
 		return
 	}
-	v, err := tfvars.LoadVariables(vars, variablesPath)
+	v, err := tfvars.ParseVariables(tfvars.SourceFile{Name: variablesPath, Src: vars})
 	if err != nil {
 		c.add(variablesPath, 0, "%v", err)
 		return
 	}
-	for _, p := range v.Check(src, tfvarsPath) {
-		c.add(p.File, p.Line, "%s", p.Message)
+	for _, p := range v.Check(src, tfvarsPath).Errors() {
+		msg := p.Message
+		if p.Path != "" {
+			msg = p.Path + ": " + msg
+		}
+		c.add(p.File, p.Line, "%s", msg)
 	}
 }
 

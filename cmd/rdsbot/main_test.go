@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rdsbot/rdsbot"
+)
+
+// copyRepo writes the example repository into a fresh directory.
+func copyRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(rdsbot.Example(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(rdsbot.Example(), p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// snapshot reads every file of a directory.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func changed(before, after map[string]string) []string {
+	var out []string
+	for p, b := range after {
+		if before[p] != b {
+			out = append(out, p)
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			out = append(out, p+" (deleted)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func rdsbotRun(args ...string) result {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &cli{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
+	return result{code, out.String(), errb.String()}
+}
+
+func TestRequestEachEnvironment(t *testing.T) {
+	cases := map[string][]string{
+		"dev":     {"envs/dev-rds/terraform.tfvars", "rds-catalog/dev.yaml"},
+		"test":    {"envs/test-rds/terraform.tfvars", "envs/test/terraform.tfvars", "rds-catalog/test.yaml"},
+		"staging": {"envs/staging-rds/terraform.tfvars", "rds-catalog/staging.yaml"},
+		"prod":    {"envs/prod-rds/terraform.tfvars", "rds-catalog/prod.yaml"},
+	}
+	for env, want := range cases {
+		t.Run(env, func(t *testing.T) {
+			dir := copyRepo(t)
+			args := []string{"request", "--repo", dir, "--database-name", "orders_service", "--username", "orders_app",
+				"--environment", env, "--owner", "app-team", "--domain", "delivery", "--requester", "jane-doe",
+				"--backup-retention-days", "14", "--multi-az", "true", "--id", "RDS-0042"}
+			before := snapshot(t, dir)
+			if r := rdsbotRun(args...); r.code != exitOK {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			mid := snapshot(t, dir)
+			if got := changed(before, mid); strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("changed %v, want %v", got, want)
+			}
+			r := rdsbotRun(args...)
+			if r.code != exitOK || !strings.Contains(r.stdout, "nothing to change") {
+				t.Errorf("second run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if got := changed(mid, snapshot(t, dir)); len(got) > 0 {
+				t.Errorf("second run changed %v", got)
+			}
+			if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK {
+				t.Errorf("validate after the request: exit %d\n%s", r.code, r.stdout)
+			}
+		})
+	}
+}
+
+func TestInvalidRequestChangesNothing(t *testing.T) {
+	dir := copyRepo(t)
+	before := snapshot(t, dir)
+	r := rdsbotRun("request", "--repo", dir, "--database-name", "Orders", "--username", "x",
+		"--environment", "dev", "--size", "xlarge", "--owner", "nobody", "--domain", "cost", "--requester", "jane", "--id", "RDS-0001")
+	if r.code != exitInvalid {
+		t.Fatalf("exit %d, want %d", r.code, exitInvalid)
+	}
+	for _, want := range []string{"databaseName", "username", "owner", "Dev environments are limited to size=small", "4 problems"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not mention %q:\n%s", want, r.stderr)
+		}
+	}
+	if got := changed(before, snapshot(t, dir)); len(got) > 0 {
+		t.Errorf("an invalid request changed %v", got)
+	}
+}
+
+func TestRequestSources(t *testing.T) {
+	dir := copyRepo(t)
+	src := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	inputs := write("inputs.json", `{"inputs": {"base_branch": "main", "environment": "staging", "database_name": "ledger",
+		"username": "ledger_app", "owner": "app-team", "user": "jane-doe", "domain": "cost", "risk": "low",
+		"size": "medium", "initial_schema": "none"}, "ref": "main"}`)
+	body := write("body.md", "### Database name\n\nbilling_db\n\n### Application username\n\nbilling_app\n\n### Environment\n\ndev\n\n### Owning team\n\napp-team\n\n### Domain\n\ncost\n")
+	contractFile := write("RDS-0007.yaml", "id: RDS-0007\nenvironment: prod\nowner: app-team\nrequester: jane-doe\nspec:\n  databaseName: pay_db\n  username: pay_app\n  domain: cost\n  size: large\n  backupRetentionDays: 30\n  multiAz: true\n")
+	for _, args := range [][]string{
+		{"--inputs", inputs, "--id", "RDS-0005"},
+		{"--issue-body", body, "--requester", "octocat", "--id", "RDS-0006"},
+		{"--file", contractFile},
+	} {
+		r := rdsbotRun(append([]string{"request", "--repo", dir, "--dry-run"}, args...)...)
+		if r.code != exitOK || !strings.Contains(r.stdout, "+++ b/") {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := rdsbotRun("request", "--repo", dir, "--inputs", inputs, "--file", contractFile); r.code != exitInvalid {
+		t.Errorf("two sources: exit %d", r.code)
+	}
+	if got := changed(snapshot(t, copyRepo(t)), snapshot(t, dir)); len(got) > 0 {
+		t.Errorf("--dry-run wrote %v", got)
+	}
+}
+
+func TestGenCheck(t *testing.T) {
+	dir := copyRepo(t)
+	if r := rdsbotRun("gen", "--repo", dir, "--check"); r.code != exitOK {
+		t.Fatalf("gen --check on the repository: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	enums := filepath.Join(dir, "schemas/metadata/enums.yaml")
+	b, _ := os.ReadFile(enums)
+	os.WriteFile(enums, bytes.Replace(b, []byte("  - database-team\n"), []byte("  - database-team\n  - data-science\n"), 1), 0o644)
+	r := rdsbotRun("gen", "--repo", dir, "--check")
+	if r.code != exitFailure || !strings.Contains(r.stdout, "stale: .github/ISSUE_TEMPLATE/rds-request.yml") {
+		t.Errorf("stale forms not reported: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := rdsbotRun("gen", "--repo", dir); r.code != exitOK {
+		t.Fatalf("gen: %s", r.stderr)
+	}
+	if r := rdsbotRun("gen", "--repo", dir, "--check"); r.code != exitOK {
+		t.Errorf("still stale after gen: %s", r.stdout)
+	}
+	form, _ := os.ReadFile(filepath.Join(dir, ".github/ISSUE_TEMPLATE/rds-request.yml"))
+	if !strings.Contains(string(form), "data-science") {
+		t.Error("the new owner is not in the issue form")
+	}
+}
+
+func TestValidateReportsProblems(t *testing.T) {
+	dir := copyRepo(t)
+	main := filepath.Join(dir, "envs/prod-rds/main.tf")
+	b, _ := os.ReadFile(main)
+	os.WriteFile(main, bytes.Replace(b, []byte("prevent_destroy = true"), []byte("prevent_destroy = false"), 1), 0o644)
+	tfv := filepath.Join(dir, "envs/test-rds/terraform.tfvars")
+	b, _ = os.ReadFile(tfv)
+	os.WriteFile(tfv, bytes.Replace(b, []byte(`username      = "keycloak_app"`), []byte(`username      = "keycloak_other"`), 1), 0o644)
+	r := rdsbotRun("validate", "--repo", dir)
+	if r.code != exitFailure {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+	for _, want := range []string{
+		"envs/prod-rds/main.tf:",
+		"prevent_destroy",
+		`envs/test/terraform.tfvars:`,
+		`rds_config.application_databases["keycloak"] differs`,
+		`databases.keycloak.configuration.username is "keycloak_app"`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate output does not mention %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for name := range commands {
+		r := rdsbotRun(name, "--help")
+		if r.code != exitOK || !strings.Contains(r.stdout, "Usage: rdsbot "+name) {
+			t.Errorf("%s --help: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := rdsbotRun("--help"); r.code != exitOK || !strings.Contains(r.stdout, "Commands:") {
+		t.Errorf("--help: %d %s", r.code, r.stdout)
+	}
+	if r := rdsbotRun("frobnicate"); r.code != exitInvalid {
+		t.Errorf("unknown command: exit %d", r.code)
+	}
+	if r := rdsbotRun("validate", "--no-such-flag"); r.code != exitInvalid {
+		t.Errorf("unknown flag: exit %d", r.code)
+	}
+}
+
+// TestBinaryExitCodes runs the built binary, as a user would.
+func TestBinaryExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rdsbot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := copyRepo(t)
+	cmd := exec.Command(bin, "request", "--repo", dir, "--environment", "moon")
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInvalid {
+		t.Errorf("invalid request: %v", err)
+	}
+	if out, err := exec.Command(bin, "validate", "--repo", dir).CombinedOutput(); err != nil {
+		t.Errorf("validate: %v\n%s", err, out)
+	}
+}
