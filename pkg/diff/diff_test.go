@@ -15,9 +15,9 @@ func TestAppliesWithGit(t *testing.T) {
 		t.Skip("git not installed")
 	}
 	cases := map[string][2]string{
-		"insert middle": {"a\nb\nc\nd\ne\nf\ng\nh\n", "a\nb\nc\nd\nX\ne\nf\ng\nh\n"},
-		"delete and add": {"one\ntwo\nthree\n", "zero\none\nthree\nfour\n"},
-		"far apart": {strings.Repeat("l\n", 5) + "x\n" + strings.Repeat("m\n", 20) + "y\n", strings.Repeat("l\n", 5) + "X\n" + strings.Repeat("m\n", 20) + "Y\n"},
+		"insert middle":    {"a\nb\nc\nd\ne\nf\ng\nh\n", "a\nb\nc\nd\nX\ne\nf\ng\nh\n"},
+		"delete and add":   {"one\ntwo\nthree\n", "zero\none\nthree\nfour\n"},
+		"far apart":        {strings.Repeat("l\n", 5) + "x\n" + strings.Repeat("m\n", 20) + "y\n", strings.Repeat("l\n", 5) + "X\n" + strings.Repeat("m\n", 20) + "Y\n"},
 		"no final newline": {"a\nb", "a\nc"},
 		"empty to text":    {"", "hello\n"},
 	}
