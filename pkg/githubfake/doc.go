@@ -43,7 +43,9 @@
 //	handlers_*.go     the REST endpoints, grouped as GitHub's docs group them
 //	events.go         the webhook payloads each state change emits
 //	webhooks.go       signed, ordered, asynchronous delivery; delivery log, redelivery
-//	testapi.go        seeding, acting as users, inspecting state, faults, quiescence
+//	seed.go           test API: orgs, teams, users, repositories, Apps, installations
+//	actor.go          test API: acting as a user (issues, labels, pushes, reviews, merges, dispatches)
+//	inspect.go        test API: state, events, deliveries, faults, quiescence, call counts
 //
 // Responses and webhook payloads are validated in tests against a subset of
 // GitHub's published OpenAPI description and webhook schemas kept in
