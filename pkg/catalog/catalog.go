@@ -95,6 +95,7 @@ type Header struct {
 // Entry is one database of the catalog.
 type Entry struct {
 	Name          string // the key under databases
+	Line          int    // line of the key in the parsed file; 0 for an entry added since
 	Metadata      Metadata
 	Configuration Configuration
 }

@@ -48,7 +48,9 @@ func (f *File) Entries() []Entry {
 		if dbs.Content[i].Kind != yaml.ScalarNode {
 			continue
 		}
-		out = append(out, decodeEntry(dbs.Content[i].Value, dbs.Content[i+1]))
+		e := decodeEntry(dbs.Content[i].Value, dbs.Content[i+1])
+		e.Line = dbs.Content[i].Line
+		out = append(out, e)
 	}
 	return out
 }

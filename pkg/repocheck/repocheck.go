@@ -156,7 +156,12 @@ func (c *checker) entries(file string, src []byte, m tfvars.Path) map[string]ent
 	fields := c.set.Request.Fields
 	for _, e := range list {
 		out[e.Key] = entry{line: e.Line, value: e.Value}
-		for attr, field := range map[string]string{"database_name": "databaseName", "username": "username"} {
+		for _, attr := range []string{"database_name", "username"} {
+			field := map[string]string{"database_name": "databaseName", "username": "username"}[attr]
+			if e.Value.Type().IsObjectType() && e.Value.Type().HasAttribute(attr) && e.Value.GetAttr(attr).Type() != cty.String {
+				c.add(file, e.Line, "%s[%q].%s must be a quoted string", strings.Join(m, "."), e.Key, attr)
+				continue
+			}
 			s, ok := stringAttr(e.Value, attr)
 			if !ok {
 				continue
@@ -274,23 +279,24 @@ func (c *checker) checkCatalog(env string, hasRoot bool, standalonePath string, 
 		}
 		seen[e.Name] = true
 		c.checkEntryEnums(p, e)
+		line := e.Line
 		live := slices.Contains(liveStatuses, e.Metadata.Status)
 		te, inTF := standalone[e.Name]
 		switch {
 		case live && !hasRoot:
-			c.add(p, 0, "databases.%s is %s but environment %s has no %s", e.Name, e.Metadata.Status, env, standalonePath)
+			c.add(p, line, "databases.%s is %s but environment %s has no %s", e.Name, e.Metadata.Status, env, standalonePath)
 		case live && !inTF:
-			c.add(p, 0, "databases.%s is %s but %s has no entry %q", e.Name, e.Metadata.Status, standalonePath, e.Name)
+			c.add(p, line, "databases.%s is %s but %s has no entry %q", e.Name, e.Metadata.Status, standalonePath, e.Name)
 		case !live && inTF:
 			c.add(standalonePath, te.line, "entry %q is still in %s but its catalog status is %s", e.Name, cfg.Paths.MapAttribute, e.Metadata.Status)
 		}
 		if inTF {
 			if u, ok := stringAttr(te.value, "username"); ok && e.Configuration.Username != "" && u != e.Configuration.Username {
-				c.add(p, 0, "databases.%s.configuration.username is %q but %s:%d has %q", e.Name, e.Configuration.Username, standalonePath, te.line, u)
+				c.add(p, line, "databases.%s.configuration.username is %q but %s:%d has %q", e.Name, e.Configuration.Username, standalonePath, te.line, u)
 			}
 		}
 		if want := secretPath(cfg, env, e.Name); e.Configuration.SecretPath != "" && e.Configuration.SecretPath != want {
-			c.add(p, 0, "databases.%s.configuration.secret_path is %q; Terraform creates %q", e.Name, e.Configuration.SecretPath, want)
+			c.add(p, line, "databases.%s.configuration.secret_path is %q; Terraform creates %q", e.Name, e.Configuration.SecretPath, want)
 		}
 	}
 	for _, k := range sortedKeys(standalone) {
@@ -319,14 +325,14 @@ func (c *checker) checkEntryEnums(file string, e catalog.Entry) {
 			continue
 		}
 		if msg := f.Check(schema.Value{Str: chk.v}); msg != "" {
-			c.add(file, 0, "databases.%s.%s %q %s", e.Name, chk.where, chk.v, msg)
+			c.add(file, e.Line, "databases.%s.%s %q %s", e.Name, chk.where, chk.v, msg)
 		}
 	}
 	if sc, ok := c.set.Request.Size(e.Configuration.SizeTier); ok && e.Configuration.InstanceClass != "" && e.Configuration.InstanceClass != sc.InstanceClass {
-		c.add(file, 0, "databases.%s.configuration.instance_class %q does not match size %s (%s)", e.Name, e.Configuration.InstanceClass, e.Configuration.SizeTier, sc.InstanceClass)
+		c.add(file, e.Line, "databases.%s.configuration.instance_class %q does not match size %s (%s)", e.Name, e.Configuration.InstanceClass, e.Configuration.SizeTier, sc.InstanceClass)
 	}
 	if st, err := catalog.ParseStatus(string(e.Metadata.Status)); err != nil || !st.Known() {
-		c.add(file, 0, "databases.%s.metadata.status %q is not a request status", e.Name, e.Metadata.Status)
+		c.add(file, e.Line, "databases.%s.metadata.status %q is not a request status", e.Name, e.Metadata.Status)
 	}
 }
 
