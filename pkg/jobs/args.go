@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -37,17 +36,18 @@ var activeStates = []rivertype.JobState{
 	rivertype.JobStateScheduled,
 }
 
-// DeliveryArgs are the arguments of a job that processes one webhook delivery.
-// The payload travels in the job itself, so the job does not depend on the
-// delivery log, which is pruned on its own schedule.
+// DeliveryArgs are the arguments of a job that processes one webhook delivery:
+// its identity and routing fields. The payload stays in the delivery log
+// (rdsbot_delivery.payload), written once as bytes in the same transaction;
+// carrying it in the job would put it through River's JSON encoding and the
+// database's JSON parser several times on the intake path.
 type DeliveryArgs struct {
-	ID             string          `json:"id"`
-	Event          string          `json:"event"`
-	Action         string          `json:"action,omitempty"`
-	InstallationID int64           `json:"installation_id,omitempty"`
-	Repository     string          `json:"repository,omitempty"`
-	ReceivedAt     time.Time       `json:"received_at"`
-	Payload        json.RawMessage `json:"payload"`
+	ID             string    `json:"id"`
+	Event          string    `json:"event"`
+	Action         string    `json:"action,omitempty"`
+	InstallationID int64     `json:"installation_id,omitempty"`
+	Repository     string    `json:"repository,omitempty"`
+	ReceivedAt     time.Time `json:"received_at"`
 }
 
 // Kind implements river.JobArgs.
@@ -66,13 +66,11 @@ func deliveryArgs(d webhook.Delivery) DeliveryArgs {
 		InstallationID: d.InstallationID,
 		Repository:     d.Repository,
 		ReceivedAt:     d.ReceivedAt.UTC(),
-		Payload:        d.Payload,
 	}
 }
 
-// Delivery turns the arguments back into the delivery they came from. The
-// payload is the same JSON document, though the database may have changed its
-// whitespace or key order.
+// Delivery turns the arguments back into the delivery they came from, less
+// its payload.
 func (a DeliveryArgs) Delivery() webhook.Delivery {
 	return webhook.Delivery{
 		ID:             a.ID,
@@ -80,7 +78,6 @@ func (a DeliveryArgs) Delivery() webhook.Delivery {
 		Action:         a.Action,
 		InstallationID: a.InstallationID,
 		Repository:     a.Repository,
-		Payload:        a.Payload,
 		ReceivedAt:     a.ReceivedAt,
 	}
 }

@@ -1,9 +1,9 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -84,9 +84,9 @@ func TestAcceptedDeliveryRunsOnce(t *testing.T) {
 			if d.Event != "issues" || d.Action != "opened" || d.Repository != "acme/infra" || d.InstallationID != 42 {
 				t.Errorf("delivery %s arrived as %+v", d.ID, d)
 			}
-			var p map[string]any
-			if err := json.Unmarshal(d.Payload, &p); err != nil || p["delivery"] != d.ID {
-				t.Errorf("delivery %s payload %s (%v)", d.ID, d.Payload, err)
+			// The payload arrives byte for byte as it was signed.
+			if want := delivery(d.ID, "issues").Payload; !bytes.Equal(d.Payload, want) {
+				t.Errorf("delivery %s payload %s, want %s", d.ID, d.Payload, want)
 			}
 			if d.ReceivedAt.IsZero() {
 				t.Errorf("delivery %s lost its ReceivedAt", d.ID)
@@ -140,6 +140,43 @@ func TestDuplicateDeliveries(t *testing.T) {
 			t.Fatal("a delivery id was accepted again after its job was cleaned up")
 		}
 		time.Sleep(300 * time.Millisecond)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.deliveries) != 1 {
+			t.Errorf("handler ran %d times, want 1", len(rec.deliveries))
+		}
+	})
+}
+
+// TestProcessedDeliveryIsNotProcessedAgain covers a crash after a handler
+// succeeded but before River recorded the job as completed: the job runs
+// again, finds the delivery marked processed in the log, and does nothing. A
+// delivery whose log entry is gone is cancelled, not retried.
+func TestProcessedDeliveryIsNotProcessedAgain(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		cfg := b.config(t)
+		obs := &observer{}
+		cfg.Observer = obs
+		q := open(t, cfg)
+		rec := newRecorder()
+		accept(t, q, delivery("once", "issues"))
+		start(t, q, rec.handlers())
+		waitFor(t, "the delivery processed", func() bool { return len(obs.of(jobs.KindDelivery)) == 1 })
+
+		// Run the completed job again, as if its completion had been lost.
+		if n := execSQL(t, cfg, `UPDATE river_job SET state = 'available', finalized_at = NULL WHERE kind = 'rdsbot_delivery'`); n != 1 {
+			t.Fatalf("reset %d jobs", n)
+		}
+		waitFor(t, "the job's second run", func() bool { return len(obs.of(jobs.KindDelivery)) == 2 })
+
+		// And once more with its delivery pruned from the log.
+		execSQL(t, cfg, `DELETE FROM rdsbot_delivery`)
+		execSQL(t, cfg, `UPDATE river_job SET state = 'available', finalized_at = NULL WHERE kind = 'rdsbot_delivery'`)
+		waitFor(t, "the job's third run", func() bool { return len(obs.of(jobs.KindDelivery)) == 3 })
+
+		if got := obs.of(jobs.KindDelivery); !slices.Equal(got, []jobs.Outcome{jobs.OutcomeCompleted, jobs.OutcomeCompleted, jobs.OutcomeCancelled}) {
+			t.Errorf("outcomes %v", got)
+		}
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		if len(rec.deliveries) != 1 {

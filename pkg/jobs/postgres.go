@@ -27,7 +27,9 @@ var pgSchema = []string{
 		repository      text        NOT NULL,
 		installation_id bigint      NOT NULL,
 		queued          boolean     NOT NULL, -- false: a recorded no-op (ping)
-		received_at     timestamptz NOT NULL
+		received_at     timestamptz NOT NULL,
+		payload         bytea,                -- until processed
+		processed_at    timestamptz           -- set when the handler succeeded
 	);
 	CREATE INDEX rdsbot_delivery_received_at ON rdsbot_delivery (received_at);
 	CREATE TABLE rdsbot_request (
@@ -145,10 +147,14 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 		insts                       = make([]int64, len(ds))
 		queued                      = make([]bool, len(ds))
 		received                    = make([]time.Time, len(ds))
+		payloads                    = make([][]byte, len(ds))
 	)
 	for i, d := range ds {
 		ids[i], events[i], actions[i], repos[i] = d.ID, d.Event, d.Action, d.Repository
 		insts[i], queued[i], received[i] = d.InstallationID, !d.NoOp(), d.ReceivedAt
+		if !d.NoOp() {
+			payloads[i] = d.Payload
+		}
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -157,10 +163,10 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
 	// One statement for the whole batch. A replica inserting the same id
 	// concurrently makes this wait for its commit, then skip the row.
-	rows, err := tx.Query(ctx, `INSERT INTO rdsbot_delivery (id, event, action, repository, installation_id, queued, received_at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::timestamptz[])
+	rows, err := tx.Query(ctx, `INSERT INTO rdsbot_delivery (id, event, action, repository, installation_id, queued, received_at, payload)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::timestamptz[], $8::bytea[])
 		ON CONFLICT (id) DO NOTHING
-		RETURNING id`, ids, events, actions, repos, insts, queued, received)
+		RETURNING id`, ids, events, actions, repos, insts, queued, received, payloads)
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +189,26 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 		}
 	}
 	if len(params) > 0 {
-		if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+		if _, err := s.client.InsertManyFastTx(ctx, tx, params); err != nil {
 			return nil, err
 		}
 	}
 	return dup, tx.Commit(ctx)
+}
+
+func (s *pgStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
+	var payload []byte
+	var processed bool
+	err := s.pool.QueryRow(ctx, `SELECT payload, processed_at IS NOT NULL FROM rdsbot_delivery WHERE id = $1`, id).Scan(&payload, &processed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, errNotLogged
+	}
+	return payload, processed, err
+}
+
+func (s *pgStore) markProcessed(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = now() WHERE id = $1`, id)
+	return err
 }
 
 func (s *pgStore) enqueueRequest(ctx context.Context, r Request) error {

@@ -39,9 +39,16 @@ var _ webhook.Store = (*Queue)(nil)
 // backend is what a database brings: SQLite or Postgres.
 type backend interface {
 	// acceptBatch stores deliveries in one transaction: a delivery log row
-	// each and, for a delivery seen for the first time that is not a no-op,
-	// its job. dup[i] reports that ds[i]'s id was already logged.
+	// each (with the payload) and, for a delivery seen for the first time
+	// that is not a no-op, its job. dup[i] reports that ds[i]'s id was
+	// already logged.
 	acceptBatch(ctx context.Context, ds []webhook.Delivery) (dup []bool, err error)
+	// deliveryPayload reads a logged delivery's payload, or reports that it
+	// was processed already; errNotLogged when the id is not in the log.
+	deliveryPayload(ctx context.Context, id string) (payload []byte, processed bool, err error)
+	// markProcessed records that a delivery's handler succeeded and drops
+	// its payload.
+	markProcessed(ctx context.Context, id string) error
 	// enqueueRequest bumps the key's request counter and inserts its job,
 	// unless one is already waiting or running.
 	enqueueRequest(ctx context.Context, r Request) error

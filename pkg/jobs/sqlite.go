@@ -35,8 +35,10 @@ var sqliteSchema = []string{
 		repository      TEXT    NOT NULL,
 		installation_id INTEGER NOT NULL,
 		queued          INTEGER NOT NULL, -- 1: a job was created; 0: a recorded no-op (ping)
-		received_at     INTEGER NOT NULL  -- Unix milliseconds
-	) WITHOUT ROWID;
+		received_at     INTEGER NOT NULL, -- Unix milliseconds
+		payload         BLOB,             -- until processed
+		processed_at    INTEGER           -- Unix milliseconds; set when the handler succeeded
+	);
 	CREATE INDEX rdsbot_delivery_received_at ON rdsbot_delivery (received_at);
 	CREATE TABLE rdsbot_request (
 		repo       TEXT    NOT NULL,
@@ -109,8 +111,8 @@ func openSQLite(ctx context.Context, cfg Config, rc *river.Config) (_ *sqliteSto
 		return nil, err
 	}
 	s.insert, err = s.db.PrepareContext(ctx, `INSERT INTO rdsbot_delivery
-		(id, event, action, repository, installation_id, queued, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		(id, event, action, repository, installation_id, queued, received_at, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: prepare: %w", err)
 	}
@@ -164,6 +166,9 @@ func (s *sqliteStore) recoverOrphans(ctx context.Context) error {
 }
 
 func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]bool, error) {
+	// The driver watches a cancellable context with a goroutine per
+	// statement; this transaction is short and bounded by busy_timeout.
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -173,7 +178,11 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 	dup := make([]bool, len(ds))
 	var params []river.InsertManyParams
 	for i, d := range ds {
-		res, err := stmt.ExecContext(ctx, d.ID, d.Event, d.Action, d.Repository, d.InstallationID, !d.NoOp(), d.ReceivedAt.UnixMilli())
+		var payload []byte
+		if !d.NoOp() {
+			payload = d.Payload
+		}
+		res, err := stmt.ExecContext(ctx, d.ID, d.Event, d.Action, d.Repository, d.InstallationID, !d.NoOp(), d.ReceivedAt.UnixMilli(), payload)
 		if err != nil {
 			return nil, err
 		}
@@ -187,11 +196,26 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 		}
 	}
 	if len(params) > 0 {
-		if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+		if _, err := s.client.InsertManyFastTx(ctx, tx, params); err != nil {
 			return nil, err
 		}
 	}
 	return dup, tx.Commit()
+}
+
+func (s *sqliteStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
+	var payload []byte
+	var processed sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT payload, processed_at FROM rdsbot_delivery WHERE id = ?`, id).Scan(&payload, &processed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, errNotLogged
+	}
+	return payload, processed.Valid, err
+}
+
+func (s *sqliteStore) markProcessed(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id)
+	return err
 }
 
 func (s *sqliteStore) enqueueRequest(ctx context.Context, r Request) error {

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -19,6 +20,10 @@ func Permanent(err error) error {
 	return river.JobCancel(err)
 }
 
+// deliveryWorker runs Handlers.Delivery with the payload from the delivery
+// log, then marks the delivery processed there (dropping the payload). A job
+// that runs again after that, because the process died before River recorded
+// its completion, finds the mark and does nothing.
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
 	q *Queue
@@ -26,7 +31,21 @@ type deliveryWorker struct {
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
 	return w.q.observe(job.JobRow, func() error {
-		return w.q.handlers.Load().Delivery(ctx, job.Args.Delivery())
+		payload, processed, err := w.q.be.deliveryPayload(ctx, job.Args.ID)
+		switch {
+		case errors.Is(err, errNotLogged):
+			return Permanent(fmt.Errorf("delivery %s is no longer in the delivery log (older than the retention period)", job.Args.ID))
+		case err != nil:
+			return err
+		case processed:
+			return nil
+		}
+		d := job.Args.Delivery()
+		d.Payload = payload
+		if err := w.q.handlers.Load().Delivery(ctx, d); err != nil {
+			return err
+		}
+		return w.q.be.markProcessed(ctx, job.Args.ID)
 	})
 }
 
