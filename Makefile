@@ -6,7 +6,7 @@ PKGS     ?= ./...
 BIN      ?= bin/rdsbot
 BENCHTIME ?= 1x
 
-.PHONY: all build test test-short lint fmt vet staticcheck bench demo gen gen-check validate clean fuzz
+.PHONY: githubfake-schemas all build test test-short lint fmt vet staticcheck bench demo gen gen-check validate clean fuzz
 
 all: build
 
@@ -56,3 +56,7 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+## githubfake-schemas: regenerate GitHub's schema subset for pkg/githubfake (npm pack @octokit/openapi, @octokit/webhooks-schemas).
+githubfake-schemas:
+	$(GO) run ./pkg/githubfake/internal/schemagen -out pkg/githubfake/testdata
