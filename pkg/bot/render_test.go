@@ -73,7 +73,7 @@ func TestRenderStatus(t *testing.T) {
 	cases := map[string]Status{
 		"invalid": {RequestID: "RDS-0007", Phase: PhaseInvalid, Problems: probs},
 		"pr-open": {RequestID: "RDS-0042", Phase: PhasePROpen, Environment: "prod", Database: "pay_db",
-			PR: &PRRef{Number: 43, URL: "https://github.example/acme/infra/pull/43", Branch: "rds/prod/pay_db", Base: "main"},
+			PR:    &PRRef{Number: 43, URL: "https://github.example/acme/infra/pull/43", Branch: "rds/prod/pay_db", Base: "main"},
 			Files: []string{"envs/prod-rds/terraform.tfvars", "rds-catalog/prod.yaml"}, Approval: &approval},
 		"blocked": {RequestID: "RDS-0042", Phase: PhaseBlocked, Environment: "prod", Database: "pay_db",
 			PR:     &PRRef{Number: 43, URL: "https://github.example/acme/infra/pull/43", Branch: "rds/prod/pay_db"},
