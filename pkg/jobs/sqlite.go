@@ -57,7 +57,10 @@ type sqliteStore struct {
 	client   *river.Client[*sql.Tx]
 	lockFile *os.File
 	locks    memLocks
-	insert   *sql.Stmt // delivery log insert
+	// Prepared once: the driver would otherwise parse them on every call.
+	insert    *sql.Stmt // delivery log insert
+	payload   *sql.Stmt // delivery payload and processed mark
+	processed *sql.Stmt // mark processed
 }
 
 func openSQLite(ctx context.Context, cfg Config, rc *river.Config) (_ *sqliteStore, err error) {
@@ -110,11 +113,19 @@ func openSQLite(ctx context.Context, cfg Config, rc *river.Config) (_ *sqliteSto
 	if err := s.recoverOrphans(ctx); err != nil {
 		return nil, err
 	}
-	s.insert, err = s.db.PrepareContext(ctx, `INSERT INTO rdsbot_delivery
-		(id, event, action, repository, installation_id, queued, received_at, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: prepare: %w", err)
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.insert, `INSERT INTO rdsbot_delivery
+			(id, event, action, repository, installation_id, queued, received_at, payload)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&s.payload, `SELECT payload, processed_at FROM rdsbot_delivery WHERE id = ?`},
+		{&s.processed, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ? WHERE id = ?`},
+	} {
+		if *p.stmt, err = s.db.PrepareContext(ctx, p.sql); err != nil {
+			return nil, fmt.Errorf("jobs: prepare: %w", err)
+		}
 	}
 	s.client, err = river.NewClient(driver, rc)
 	if err != nil {
@@ -206,7 +217,7 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 func (s *sqliteStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
 	var payload []byte
 	var processed sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT payload, processed_at FROM rdsbot_delivery WHERE id = ?`, id).Scan(&payload, &processed)
+	err := s.payload.QueryRowContext(ctx, id).Scan(&payload, &processed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, errNotLogged
 	}
@@ -214,7 +225,7 @@ func (s *sqliteStore) deliveryPayload(ctx context.Context, id string) ([]byte, b
 }
 
 func (s *sqliteStore) markProcessed(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id)
+	_, err := s.processed.ExecContext(ctx, time.Now().UnixMilli(), id)
 	return err
 }
 
@@ -328,8 +339,10 @@ func (s *sqliteStore) writers() int { return 1 } // one connection, one writer
 
 func (s *sqliteStore) close() error {
 	var errs []error
-	if s.insert != nil {
-		errs = append(errs, s.insert.Close())
+	for _, st := range []*sql.Stmt{s.insert, s.payload, s.processed} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
