@@ -2,6 +2,8 @@ package tfvars
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -36,66 +38,97 @@ func FuzzUpsert(f *testing.F) {
 	f.Add([]byte("m = {\r\n  a = <<EOT\r\nx\r\nEOT\r\n}\r\n"), uint8(2), "b", "x", "y")
 
 	f.Fuzz(func(t *testing.T, src []byte, sel uint8, key, name, user string) {
-		path := fuzzPaths[int(sel)%len(fuzzPaths)]
-		v := db(name, user)
-		out, err := UpsertEntry(src, "fuzz.tfvars", path, key, v)
-		if err != nil {
-			if out != nil {
-				t.Fatalf("bytes returned with an error: %v", err)
+		// The fuzzed key on the selected path, exactly as given.
+		fuzzUpsert(t, src, fuzzPaths[int(sel)%len(fuzzPaths)], key, db(name, user))
+		// Then, so that most inputs reach the editor: valid strings, every
+		// path, and the input's own entries changed and removed.
+		name, user = strings.ToValidUTF8(name, "?"), strings.ToValidUTF8(user, "?")
+		for _, path := range fuzzPaths {
+			es, err := Entries(src, "t", path)
+			if err != nil {
+				continue
 			}
-			return
-		}
-		if !utf8.ValidString(key) || !utf8.ValidString(name) || !utf8.ValidString(user) {
-			t.Fatal("invalid UTF-8 was accepted")
-		}
-		k := nfc(key)
-		checkPreserved(t, src, out, path, k)
-		formatStable(t, src, out)
-		want := attrsValue(v)
-		if got, found, err := Lookup(out, "t", append(Path{}, append(path, k)...)); err == nil && found && !sameValue(got, want) {
-			t.Fatalf("the entry reads back as %#v", got)
-		}
-		if es, err := Entries(out, "t", path); err == nil {
-			n := 0
-			for _, e := range es {
-				if e.Key == k {
-					n++
-					if !sameValue(e.Value, want) {
-						t.Fatalf("the entry reads back as %#v", e.Value)
-					}
+			fuzzUpsert(t, src, path, strings.ToValidUTF8(key, "?"), db(name, user))
+			for i, e := range es {
+				if i == 3 {
+					break
 				}
-			}
-			if n != 1 {
-				t.Fatalf("the key is present %d times", n)
-			}
-		}
-		again, err := UpsertEntry(out, "fuzz.tfvars", path, key, v)
-		if err != nil || !bytes.Equal(again, out) {
-			t.Fatalf("second upsert changed the output (err %v):\n%q\n%q", err, out, again)
-		}
-
-		back, removed, err := RemoveEntry(out, "fuzz.tfvars", path, key)
-		if err != nil || !removed {
-			t.Fatalf("remove after upsert: removed=%v err=%v\n%q", removed, err, out)
-		}
-		checkPreserved(t, out, back, path, k)
-		formatStable(t, out, back)
-		if es, err := Entries(back, "t", path); err == nil {
-			for _, e := range es {
-				if e.Key == k {
-					t.Fatal("the key is still there after RemoveEntry")
-				}
-			}
-		}
-		// Removing what was just added gives the input back when the input
-		// was Format-clean and had no comments (removal takes the comment
-		// lines directly above an entry with it, and writes an emptied map
-		// as {}).
-		if _, found, _ := Lookup(src, "t", append(Path{}, append(path, k)...)); !found && !bytes.Equal(back, src) &&
-			bytes.Equal(hclwrite.Format(src), src) && !bytes.ContainsAny(src, "#/") {
-			if es, err := Entries(back, "t", path); err == nil && len(es) > 0 {
-				t.Fatalf("upsert of a new key then remove is not the identity:\n%q\n%q\n%q", src, out, back)
+				fuzzUpsert(t, src, path, e.Key, db(name, user))
+				fuzzRemove(t, src, path, e.Key)
 			}
 		}
 	})
+}
+
+// fuzzUpsert checks one UpsertEntry call and the RemoveEntry that undoes it.
+func fuzzUpsert(t *testing.T, src []byte, path Path, key string, v []Attr) {
+	out, err := UpsertEntry(src, "fuzz.tfvars", path, key, v)
+	if err != nil {
+		if out != nil {
+			t.Fatalf("bytes returned with an error: %v", err)
+		}
+		return
+	}
+	if !utf8.ValidString(key) || !utf8.ValidString(v[0].Value.AsString()) || !utf8.ValidString(v[1].Value.AsString()) {
+		t.Fatal("invalid UTF-8 was accepted")
+	}
+	k := nfc(key)
+	_, existed, _ := Lookup(src, "t", append(Path{}, append(path, k)...))
+	checkPreserved(t, src, out, path, k)
+	formatStable(t, src, out)
+	want := attrsValue(v)
+	if es, err := Entries(out, "t", path); err == nil {
+		n := 0
+		for _, e := range es {
+			if e.Key == k {
+				n++
+				if !sameValue(e.Value, want) {
+					t.Fatalf("the entry reads back as %#v", e.Value)
+				}
+			}
+		}
+		if n != 1 {
+			t.Fatalf("the key is present %d times", n)
+		}
+	}
+	again, err := UpsertEntry(out, "fuzz.tfvars", path, key, v)
+	if err != nil || !bytes.Equal(again, out) {
+		t.Fatalf("second upsert changed the output (err %v):\n%q\n%q", err, out, again)
+	}
+	back := fuzzRemove(t, out, path, key)
+	// Removing what was just added gives the input back when the input
+	// was Format-clean and had no comments (removal takes the comment
+	// lines directly above an entry with it, and writes an emptied map
+	// as {}).
+	if !existed && !bytes.Equal(back, src) && bytes.Equal(hclwrite.Format(src), src) && !bytes.ContainsAny(src, "#/") {
+		if es, err := Entries(back, "t", path); err == nil && len(es) > 0 {
+			t.Fatalf("upsert of a new key then remove is not the identity:\n%q\n%q\n%q", src, out, back)
+		}
+	}
+}
+
+// fuzzRemove checks RemoveEntry of a key that is present.
+func fuzzRemove(t *testing.T, src []byte, path Path, key string) []byte {
+	back, removed, err := RemoveEntry(src, "fuzz.tfvars", path, key)
+	if errors.Is(err, ErrDuplicateKey) {
+		return src
+	}
+	if err != nil || !removed {
+		t.Fatalf("remove %q: removed=%v err=%v\n%q", key, removed, err, src)
+	}
+	k := nfc(key)
+	checkPreserved(t, src, back, path, k)
+	formatStable(t, src, back)
+	if es, err := Entries(back, "t", path); err == nil {
+		for _, e := range es {
+			if e.Key == k {
+				t.Fatal("the key is still there after RemoveEntry")
+			}
+		}
+	}
+	again, removed, err := RemoveEntry(back, "fuzz.tfvars", path, key)
+	if err != nil || removed || !bytes.Equal(again, back) {
+		t.Fatalf("second remove: removed=%v err=%v", removed, err)
+	}
+	return back
 }
