@@ -508,6 +508,12 @@ func insertIntoEmpty(src []byte, c *container, ch change, keyText []byte, n node
 		formatted = reindent(setNewlines(itemText, nl), indent)
 	}
 	inner := src[c.open+1 : c.close]
+	if bytes.IndexByte(inner, '\n') < 0 && isBlank(inner) && c.owner != nil && !c.owner.items[c.ownerIdx].lineMode(src) {
+		// {} inside a one-line object stays on that line.
+		ch.start, ch.end, ch.text = c.open, c.close+1, concat([]byte("{ "), keyText, []byte(" = "), render(n, true), []byte(" }"))
+		ch.expr = true
+		return ch
+	}
 	if bytes.IndexByte(inner, '\n') < 0 {
 		if isBlank(inner) {
 			ch.start, ch.end = c.open, c.close+1
@@ -578,14 +584,16 @@ func formatReplace(src []byte, c *container, i int, newVal []byte, ch change) ch
 	unit := concat(src[ls:it.valStart], newVal, src[it.valEnd:it.lineEnd])
 	first, last := edgeCells(unit)
 	cc := newCellCache(src, c)
+	// The region grows over the alignment chains the item is in after the
+	// edit, and over those it was in before (they lose a member).
 	lo, hi := i, i
 	if i > 0 && cc.adjacent(i-1) {
-		if _, pl := cc.get(i - 1); chained(pl, first) {
+		if _, pl := cc.get(i - 1); chained(pl, first) || cc.linked(i-1) {
 			lo = cc.up(i - 1)
 		}
 	}
 	if i < len(c.items)-1 && cc.adjacent(i) {
-		if nf, _ := cc.get(i + 1); chained(last, nf) {
+		if nf, _ := cc.get(i + 1); chained(last, nf) || cc.linked(i) {
 			hi = cc.down(i + 1)
 		}
 	}

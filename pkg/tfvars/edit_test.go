@@ -405,6 +405,8 @@ func TestSetAttribute(t *testing.T) {
 		{"inline object attribute", "x = { a = 1, b = 2 }\n", Path{"x", "b"}, cty.NumberIntVal(3), "x = { a = 1, b = 3 }\n"},
 		{"add to an inline object", "x = { a = 1 }\n", Path{"x", "b"}, cty.NumberIntVal(3), "x = { a = 1, b = 3 }\n"},
 		{"tab indentation", "x = {\n\ta = 1\n}\n", Path{"x", "b"}, cty.NumberIntVal(2), "x = {\n\ta = 1\n\tb = 2\n}\n"},
+		{"into an empty object", "x = {}\nyy = 1\n", Path{"x", "a"}, cty.NumberIntVal(1), "x = {\n  a = 1\n}\nyy = 1\n"},
+		{"into an empty object inside a one-line object", "x = { y = {} }\n", Path{"x", "y", "a"}, cty.NumberIntVal(1), "x = { y = { a = 1 } }\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -423,6 +425,34 @@ func TestSetAttribute(t *testing.T) {
 			if err != nil || !bytes.Equal(again, out) {
 				t.Fatalf("not idempotent: %v\n%s", err, again)
 			}
+		})
+	}
+}
+
+func TestNestedMapCreation(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"rds_config is empty", "rds_config = {}\nbuild_id = \"b\"\n",
+			"rds_config = {\n  application_databases = {\n    orders = {\n      database_name = \"orders\"\n      username      = \"orders_user\"\n    }\n  }\n}\nbuild_id = \"b\"\n"},
+		{"rds_config on one line", "rds_config = { enabled = true }\n",
+			"rds_config = { enabled = true, application_databases = { orders = { database_name = \"orders\", username = \"orders_user\" } } }\n"},
+		{"empty map inside a one-line rds_config", "rds_config = { enabled = true, application_databases = {} }\n",
+			"rds_config = { enabled = true, application_databases = { orders = { database_name = \"orders\", username = \"orders_user\" } } }\n"},
+		{"empty map aligned with its neighbours", "rds_config = {\n  enabled               = true\n  application_databases = {}\n}\n",
+			"rds_config = {\n  enabled = true\n  application_databases = {\n    orders = {\n      database_name = \"orders\"\n      username      = \"orders_user\"\n    }\n  }\n}\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte(tc.src)
+			out, err := UpsertEntry(src, "t", nestedADB, "orders", db("orders", "orders_user"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", out, tc.want)
+			}
+			checkPreserved(t, src, out, nestedADB, "orders")
+			formatStable(t, src, out)
+			assertEntry(t, out, nestedADB, "orders", db("orders", "orders_user"))
 		})
 	}
 }
