@@ -1,0 +1,193 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// Sentinel errors the bot branches on with errors.Is. Every error forge
+// returns wraps one of these when it applies, and an *APIError when GitHub
+// answered.
+var (
+	// ErrNotFound: 404. The object does not exist or the installation cannot
+	// see it (GitHub answers 404 for private repositories it hides).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: 409, for example a merge whose expected head moved.
+	ErrConflict = errors.New("conflict")
+	// ErrValidation: 422 that no more specific error below describes.
+	ErrValidation = errors.New("validation failed")
+	// ErrRefExists: creating a branch that already exists (422).
+	ErrRefExists = errors.New("reference already exists")
+	// ErrRefMoved: a compare-and-swap ref update found the branch somewhere
+	// else (not a fast-forward, or deleted meanwhile).
+	ErrRefMoved = errors.New("reference moved")
+	// ErrBaseMoved: Propose re-read and re-planned its bounded number of
+	// times and the base or the branch moved every time.
+	ErrBaseMoved = errors.New("base or branch kept moving")
+	// ErrBranchNotOurs: the pull request branch's head was made by someone
+	// other than the bot, so the bot will not build on it. See BranchNotOursError.
+	ErrBranchNotOurs = errors.New("branch head was not made by the bot")
+	// ErrNotMergeable: 405 from a merge (conflicts, a required check missing).
+	ErrNotMergeable = errors.New("not mergeable")
+	// ErrForbidden: 403 that is not a rate limit (missing permission).
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized: 401 (bad or expired credentials).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrRateLimited: the primary budget is spent, or a secondary limit asked
+	// for a longer wait than RetryPolicy.MaxWait (or than the context allows).
+	ErrRateLimited = errors.New("rate limited")
+	// ErrUncertain: a write that is not safe to repeat failed in a way that
+	// leaves its outcome unknown (5xx or timeout after sending). Operations
+	// that can look for their result (comments, issues, check runs) do so
+	// themselves; this error reaches the caller only where they cannot.
+	ErrUncertain = errors.New("outcome unknown")
+)
+
+// IsNotFound reports whether err is a 404 (or wraps ErrNotFound).
+func IsNotFound(err error) bool {
+	if errors.Is(err, ErrNotFound) {
+		return true
+	}
+	ae := apiError(err)
+	return ae != nil && ae.Status == http.StatusNotFound
+}
+
+// APIError is GitHub's answer to a failed request.
+type APIError struct {
+	Method  string
+	Path    string // URL path of the request
+	Status  int
+	Message string
+	Details []string // the "errors" array: messages or resource/field/code
+	Err     error    // go-github's error
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, e.Message)
+	if len(e.Details) > 0 {
+		msg += " (" + strings.Join(e.Details, "; ") + ")"
+	}
+	return msg
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// Is maps the status to the sentinel errors.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case ErrConflict:
+		return e.Status == http.StatusConflict
+	case ErrValidation:
+		return e.Status == http.StatusUnprocessableEntity
+	case ErrNotMergeable:
+		return e.Status == http.StatusMethodNotAllowed
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.Status == http.StatusForbidden && !e.rateLimited()
+	case ErrRateLimited:
+		return e.rateLimited()
+	case ErrUncertain:
+		return e.Status >= 500
+	}
+	return false
+}
+
+func (e *APIError) rateLimited() bool {
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	return errors.As(e.Err, &rl) || errors.As(e.Err, &ab) || e.Status == http.StatusTooManyRequests
+}
+
+// has reports whether the message or a detail contains s (case-insensitive).
+func (e *APIError) has(s string) bool {
+	s = strings.ToLower(s)
+	if strings.Contains(strings.ToLower(e.Message), s) {
+		return true
+	}
+	for _, d := range e.Details {
+		if strings.Contains(strings.ToLower(d), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiError converts go-github's errors into *APIError (nil when err is not
+// an answer from GitHub).
+func apiError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var resp *http.Response
+	var msg string
+	var details []string
+	var er *github.ErrorResponse
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	switch {
+	case errors.As(err, &er):
+		resp, msg = er.Response, er.Message
+		for _, d := range er.Errors {
+			if d.Message != "" {
+				details = append(details, d.Message)
+				continue
+			}
+			details = append(details, strings.TrimSpace(d.Resource+" "+d.Field+" "+d.Code))
+		}
+	case errors.As(err, &rl):
+		resp, msg = rl.Response, rl.Message
+	case errors.As(err, &ab):
+		resp, msg = ab.Response, ab.Message
+	default:
+		return nil
+	}
+	out := &APIError{Message: msg, Details: details, Err: err}
+	if resp != nil {
+		out.Status = resp.StatusCode
+		if resp.Request != nil {
+			out.Method, out.Path = resp.Request.Method, resp.Request.URL.Path
+		}
+	}
+	return out
+}
+
+// wrap gives an operation's error its context: "forge: <op>: <cause>",
+// keeping *APIError and the sentinels reachable through errors.Is/As.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ae := apiError(err); ae != nil {
+		return fmt.Errorf("forge: %s: %w", op, ae)
+	}
+	return fmt.Errorf("forge: %s: %w", op, err)
+}
+
+// uncertain reports whether a failed write may have been applied: a 5xx
+// answer, or a transport failure other than the caller's own cancellation.
+func uncertain(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	if ae := apiError(err); ae != nil {
+		return ae.Status >= 500
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errAttemptTimeout)
+}
+
+// errNotExist is fs.ErrNotExist, named here for the tree code.
+var errNotExist = fs.ErrNotExist
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

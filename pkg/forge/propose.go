@@ -1,0 +1,433 @@
+package forge
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rdsbot/rdsbot/pkg/gitops"
+)
+
+// PlanFunc plans a request on a snapshot of the base commit. Propose calls
+// it again whenever the base or the branch moved under it.
+type PlanFunc func(ctx context.Context, snap fs.FS, baseSHA string) (*gitops.Plan, error)
+
+// Proposal is what Propose needs.
+type Proposal struct {
+	Repo string // "owner/name"
+	// Base is the branch to plan on and target; a plan that names another
+	// Base (a request for another allowed branch) moves the proposal there.
+	Base string
+	Plan PlanFunc
+	// Managed reports the labels the bot owns on its pull requests (size,
+	// risk, environment). A managed label the plan no longer lists is
+	// removed; every other label (approvals, anything a person added) is
+	// left alone. Nil: labels are only ever added.
+	Managed func(label string) bool
+	// Draft opens new pull requests as drafts.
+	Draft bool
+}
+
+// Result is what Propose did.
+type Result struct {
+	Plan    *gitops.Plan
+	BaseSHA string // the base commit the plan was made on
+	Head    string // the branch head afterwards ("" when the plan was empty and no branch exists)
+	Commit  string // the commit made now; "" when the branch already held the change set
+	PR      *PullRequest
+	// Empty: the base already holds the request; nothing was written.
+	Empty         bool
+	BranchCreated bool
+	PRCreated     bool
+	PREdited      bool // title, body, base or state changed
+	LabelsAdded   []string
+	LabelsRemoved []string
+	Attempts      int // plans made (1 unless the base or the branch moved)
+}
+
+// Changed reports whether Propose wrote anything.
+func (r *Result) Changed() bool {
+	return r.Commit != "" || r.PRCreated || r.PREdited || len(r.LabelsAdded) > 0 || len(r.LabelsRemoved) > 0
+}
+
+// BranchNotOursError is returned when the pull request branch's head was
+// made by someone else and does not already hold the change set: the bot
+// does not build on (or overwrite) another person's commit. It matches
+// ErrBranchNotOurs.
+type BranchNotOursError struct {
+	Repo, Branch, Head, Author string
+}
+
+func (e *BranchNotOursError) Error() string {
+	return fmt.Sprintf("forge: branch %s of %s is at %.12s by %s, not a commit of the bot; not building on it", e.Branch, e.Repo, e.Head, e.Author)
+}
+
+// Is matches ErrBranchNotOurs.
+func (e *BranchNotOursError) Is(target error) bool { return target == ErrBranchNotOurs }
+
+// Propose turns a request into its pull request, idempotently:
+//
+//  1. read the base head and snapshot it (cached by commit);
+//  2. plan on the snapshot;
+//  3. read the branch: when its head already holds exactly this change set
+//     on this base, write nothing; when its head is not the bot's, stop
+//     with ErrBranchNotOurs; otherwise commit the change set on the base
+//     (parents: base, and the old head so the ref update is a fast-forward)
+//     and create or move the branch by compare-and-swap;
+//  4. open the pull request, or update its title, body and base (reopening
+//     a closed one), only where they differ;
+//  5. add the plan's missing labels (created in the repository first, with
+//     a colour) and remove stale managed ones.
+//
+// A failed compare-and-swap (someone moved the branch, or created it
+// meanwhile) starts again from 1, at most Config.ProposeAttempts times
+// (then ErrBaseMoved). A replay of the same request writes nothing.
+func (c *Client) Propose(ctx context.Context, p Proposal) (*Result, error) {
+	owner, name, err := splitRepo(p.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if p.Plan == nil || p.Base == "" {
+		return nil, fmt.Errorf("forge: propose: a plan function and a base branch are required")
+	}
+	base := p.Base
+	var branch string
+	for attempt := 1; attempt <= c.cfg.ProposeAttempts; attempt++ {
+		res, retry, err := c.proposeOnce(ctx, owner, name, p, &base)
+		if res != nil {
+			res.Attempts = attempt
+			if res.Plan != nil {
+				branch = res.Plan.Branch
+			}
+		}
+		if retry {
+			c.log.Info("propose: re-planning", "repo", p.Repo, "branch", branch, "attempt", attempt, "reason", err)
+			continue
+		}
+		return res, err
+	}
+	return nil, fmt.Errorf("forge: propose %s on %s: %d attempts: %w", branch, p.Repo, c.cfg.ProposeAttempts, ErrBaseMoved)
+}
+
+// proposeOnce is one pass; retry asks for another pass (base switched, or a
+// compare-and-swap lost).
+func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal, base *string) (*Result, bool, error) {
+	repo := owner + "/" + name
+	baseSHA, err := c.ResolveRef(ctx, repo, *base)
+	if err != nil {
+		return nil, false, err
+	}
+	snap, err := c.SnapshotAt(ctx, repo, baseSHA)
+	if err != nil {
+		return nil, false, err
+	}
+	plan, err := p.Plan(ctx, snap, baseSHA)
+	if err != nil {
+		return nil, false, fmt.Errorf("forge: plan on %s@%.12s: %w", repo, baseSHA, err)
+	}
+	res := &Result{Plan: plan, BaseSHA: baseSHA}
+	if plan.Base != "" && plan.Base != *base {
+		*base = plan.Base
+		return res, true, fmt.Errorf("plan targets %s", plan.Base)
+	}
+	if plan.Branch == "" || plan.Branch == *base {
+		return nil, false, fmt.Errorf("forge: propose: plan branch %q must be set and differ from the base %q", plan.Branch, *base)
+	}
+	head, err := c.branchHead(ctx, owner, name, plan.Branch)
+	if err != nil {
+		return nil, false, err
+	}
+	res.Head = head
+	if plan.Empty() {
+		res.Empty = true
+		return res, false, nil
+	}
+	changes := fileChanges(plan.Changes)
+	want, err := snap.ix.hashWith(ctx, snap.fetchTree, changes)
+	if err != nil {
+		return nil, false, wrap("hash tree", err)
+	}
+	if head != "" {
+		hc, err := c.commit(ctx, owner, name, head)
+		if err != nil {
+			return nil, false, err
+		}
+		upToDate := hc.Tree == want && slices.Contains(hc.Parents, baseSHA)
+		if !upToDate && !(c.isBot(hc.Author) && c.isBot(hc.Committer)) {
+			return nil, false, &BranchNotOursError{Repo: repo, Branch: plan.Branch, Head: head, Author: hc.Author}
+		}
+	}
+	cs := ChangeSet{Branch: plan.Branch, Base: baseSHA, Head: head, Message: plan.CommitMessage, Changes: plan.Changes}
+	sha, made, err := c.commitChangeSet(ctx, snap, cs, changes, want)
+	if errors.Is(err, ErrRefExists) || errors.Is(err, ErrRefMoved) {
+		return res, true, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	res.Head = sha
+	if made {
+		res.Commit = sha
+		res.BranchCreated = head == ""
+	}
+	pr, created, edited, err := c.upsertPull(ctx, owner, name, plan, *base, res.BranchCreated, p.Draft)
+	if err != nil {
+		return nil, false, err
+	}
+	res.PR, res.PRCreated, res.PREdited = pr, created, edited
+	res.LabelsAdded, res.LabelsRemoved, err = c.reconcileLabels(ctx, owner, name, pr, plan.Labels, p.Managed)
+	if err != nil {
+		return nil, false, err
+	}
+	return res, false, nil
+}
+
+// branchHead is a branch's head commit, "" when the branch does not exist.
+func (c *Client) branchHead(ctx context.Context, owner, name, branch string) (string, error) {
+	r, _, err := c.gh.Git.GetRef(ctx, owner, name, "heads/"+branch)
+	if IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", wrap("read branch "+branch, err)
+	}
+	return r.GetObject().GetSHA(), nil
+}
+
+// ChangeSet is one commit: files applied on Base, moving Branch.
+type ChangeSet struct {
+	Branch string
+	// Base is the commit the changes apply on: the new commit's first parent.
+	Base string
+	// Head is the branch's current head, "" when the branch does not exist
+	// yet. The ref update is a compare-and-swap on it: when Head differs from
+	// Base it becomes the second parent, so the update is a fast-forward
+	// that fails (ErrRefMoved) if the branch moved meanwhile.
+	Head    string
+	Message string
+	// Changes: New is the file's content; New == nil with Old != nil
+	// deletes the file.
+	Changes []gitops.Change
+}
+
+// CommitChangeSet writes a change set as one commit through the Git Data
+// API: a tree with the files inline on Base's tree, a commit, then the ref
+// (created, or moved without force). It returns the branch head and whether
+// a commit was made: when Head already holds exactly these files on Base
+// nothing is written. Errors: ErrRefExists when Head is "" but the branch
+// exists, ErrRefMoved when the branch is no longer at Head.
+func (c *Client) CommitChangeSet(ctx context.Context, repo string, cs ChangeSet) (string, bool, error) {
+	snap, err := c.SnapshotAt(ctx, repo, cs.Base)
+	if err != nil {
+		return "", false, err
+	}
+	changes := fileChanges(cs.Changes)
+	want, err := snap.ix.hashWith(ctx, snap.fetchTree, changes)
+	if err != nil {
+		return "", false, wrap("hash tree", err)
+	}
+	return c.commitChangeSet(ctx, snap, cs, changes, want)
+}
+
+func (c *Client) commitChangeSet(ctx context.Context, snap *Snapshot, cs ChangeSet, changes []fileChange, want string) (string, bool, error) {
+	owner, name := snap.owner, snap.name
+	if cs.Branch == "" {
+		return "", false, fmt.Errorf("forge: commit change set: branch is required")
+	}
+	if cs.Head != "" {
+		hc, err := c.commit(ctx, owner, name, cs.Head)
+		if err != nil {
+			return "", false, err
+		}
+		if hc.Tree == want && slices.Contains(append([]string{hc.SHA}, hc.Parents...), cs.Base) {
+			return cs.Head, false, nil
+		}
+	}
+	entries := make([]*github.TreeEntry, 0, len(changes))
+	for _, ch := range changes {
+		mode, err := snap.ix.modeOf(ctx, snap.fetchTree, ch.path)
+		if err != nil {
+			return "", false, wrap("mode of "+ch.path, err)
+		}
+		e := &github.TreeEntry{Path: github.String(ch.path), Mode: github.String(mode), Type: github.String("blob")}
+		switch {
+		case ch.delete:
+		case utf8.Valid(ch.content):
+			e.Content = github.String(string(ch.content))
+		default: // JSON strings cannot carry other bytes: upload a blob
+			b, _, err := c.gh.Git.CreateBlob(ctx, owner, name, &github.Blob{Content: github.String(base64Std(ch.content)), Encoding: github.String("base64")})
+			if err != nil {
+				return "", false, wrap("create blob for "+ch.path, err)
+			}
+			e.SHA = b.SHA
+		}
+		entries = append(entries, e)
+	}
+	tree, _, err := c.gh.Git.CreateTree(ctx, owner, name, snap.TreeSHA, entries)
+	if err != nil {
+		return "", false, wrap("create tree", err)
+	}
+	if tree.GetSHA() != want {
+		c.log.Warn("forge: local tree id differs from GitHub's", "want", want, "got", tree.GetSHA())
+	}
+	parents := []*github.Commit{{SHA: github.String(cs.Base)}}
+	if cs.Head != "" && cs.Head != cs.Base {
+		parents = append(parents, &github.Commit{SHA: github.String(cs.Head)})
+	}
+	cm, _, err := c.gh.Git.CreateCommit(ctx, owner, name, &github.Commit{
+		Message: github.String(cs.Message), Tree: &github.Tree{SHA: tree.SHA}, Parents: parents}, nil)
+	if err != nil {
+		return "", false, wrap("create commit", err)
+	}
+	ci := commitOf(cm)
+	c.snaps.putCommit(strings.ToLower(owner+"/"+name)+"@"+ci.SHA, ci)
+	ref := &github.Reference{Ref: github.String("refs/heads/" + cs.Branch), Object: &github.GitObject{SHA: cm.SHA}}
+	if cs.Head == "" {
+		_, _, err = c.gh.Git.CreateRef(ctx, owner, name, ref)
+		if ae := apiError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity && ae.has("already exists") {
+			return "", false, fmt.Errorf("forge: create branch %s: %w: %w", cs.Branch, ErrRefExists, ae)
+		}
+		if err != nil {
+			return "", false, wrap("create branch "+cs.Branch, err)
+		}
+		return ci.SHA, true, nil
+	}
+	_, _, err = c.gh.Git.UpdateRef(ctx, owner, name, ref, false)
+	if ae := apiError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
+		return "", false, fmt.Errorf("forge: move branch %s from %.12s: %w: %w", cs.Branch, cs.Head, ErrRefMoved, ae)
+	}
+	if err != nil {
+		return "", false, wrap("move branch "+cs.Branch, err)
+	}
+	return ci.SHA, true, nil
+}
+
+func fileChanges(cs []gitops.Change) []fileChange {
+	out := make([]fileChange, 0, len(cs))
+	for _, ch := range cs {
+		out = append(out, fileChange{path: strings.Trim(ch.Path, "/"), content: ch.New, delete: ch.New == nil && ch.Old != nil})
+	}
+	return out
+}
+
+// upsertPull opens the branch's pull request or brings it up to date.
+// fresh: the branch was just created, so no open pull request can exist
+// for it and the lookup is skipped (a 422 "already exists" falls back to it).
+func (c *Client) upsertPull(ctx context.Context, owner, name string, plan *gitops.Plan, base string, fresh, draft bool) (*PullRequest, bool, bool, error) {
+	create := func() (*PullRequest, error) {
+		pr, _, err := c.gh.PullRequests.Create(ctx, owner, name, &github.NewPullRequest{
+			Title: github.String(plan.Title), Body: github.String(plan.Body), Head: github.String(plan.Branch),
+			Base: github.String(base), Draft: github.Bool(draft)})
+		if err != nil {
+			return nil, err
+		}
+		return pullOf(pr), nil
+	}
+	if fresh {
+		pr, err := create()
+		if err == nil {
+			return pr, true, false, nil
+		}
+		if ae := apiError(err); ae == nil || ae.Status != http.StatusUnprocessableEntity || !ae.has("already exists") {
+			return nil, false, false, wrap("open pull request for "+plan.Branch, err)
+		}
+	}
+	existing, err := c.findPull(ctx, owner, name, plan.Branch)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if existing == nil || existing.Merged {
+		pr, err := create()
+		if err != nil {
+			return nil, false, false, wrap("open pull request for "+plan.Branch, err)
+		}
+		return pr, true, false, nil
+	}
+	edit := &github.PullRequest{}
+	changed := false
+	if existing.Title != plan.Title {
+		edit.Title, changed = github.String(plan.Title), true
+	}
+	if existing.Body != plan.Body {
+		edit.Body, changed = github.String(plan.Body), true
+	}
+	if existing.Base != base {
+		edit.Base, changed = &github.PullRequestBranch{Ref: github.String(base)}, true
+	}
+	if existing.State != "open" {
+		edit.State, changed = github.String("open"), true
+	}
+	if !changed {
+		return existing, false, false, nil
+	}
+	pr, _, err := c.gh.PullRequests.Edit(ctx, owner, name, existing.Number, edit)
+	if err != nil {
+		return nil, false, false, wrap(fmt.Sprintf("update pull request #%d", existing.Number), err)
+	}
+	return pullOf(pr), false, true, nil
+}
+
+// findPull returns the branch's open pull request, else its most recent
+// closed one, else nil.
+func (c *Client) findPull(ctx context.Context, owner, name, branch string) (*PullRequest, error) {
+	prs, err := c.listPulls(ctx, owner, name, &github.PullRequestListOptions{State: "all", Head: owner + ":" + branch,
+		Sort: "created", Direction: "desc"})
+	if err != nil {
+		return nil, err
+	}
+	var closed *PullRequest
+	for _, pr := range prs {
+		if pr.State == "open" {
+			return pr, nil
+		}
+		if closed == nil {
+			closed = pr
+		}
+	}
+	return closed, nil
+}
+
+// reconcileLabels adds the wanted labels a pull request lacks and removes
+// managed ones it no longer wants.
+func (c *Client) reconcileLabels(ctx context.Context, owner, name string, pr *PullRequest, want []string, managed func(string) bool) ([]string, []string, error) {
+	var missing, stale []string
+	for _, l := range want {
+		if !containsFold(pr.Labels, l) {
+			missing = append(missing, l)
+		}
+	}
+	if managed != nil {
+		for _, l := range pr.Labels {
+			if managed(l) && !containsFold(want, l) {
+				stale = append(stale, l)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		labels, err := c.addLabels(ctx, owner, name, pr.Number, missing)
+		if err != nil {
+			return nil, nil, err
+		}
+		pr.Labels = labels
+	}
+	for _, l := range stale {
+		if err := c.RemoveLabel(ctx, owner+"/"+name, pr.Number, l); err != nil {
+			return missing, nil, err
+		}
+		pr.Labels = slices.DeleteFunc(pr.Labels, func(x string) bool { return strings.EqualFold(x, l) })
+	}
+	return missing, stale, nil
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+}
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
