@@ -97,6 +97,9 @@ func (c *Client) SetCheck(ctx context.Context, repo string, ch Check) (int64, er
 		if round == rounds {
 			return 0, fmt.Errorf("forge: create check run %q: %w: %w", ch.Name, ErrUncertain, wrap("create check run", err))
 		}
+		if err := c.settle(ctx, round); err != nil {
+			return 0, err
+		}
 	}
 	for len(rest) > 0 {
 		n := min(len(rest), annotationsPerRequest)

@@ -69,6 +69,9 @@ func (c *Client) UpsertComment(ctx context.Context, repo string, number int, mar
 			return nil, false, fmt.Errorf("forge: comment on #%d of %s: %w: %w", number, repo, ErrUncertain, wrap("create comment", err))
 		}
 		c.log.Warn("forge: comment creation uncertain, looking for it", "repo", repo, "number", number, "err", err)
+		if err := c.settle(ctx, round); err != nil {
+			return nil, false, err
+		}
 	}
 }
 

@@ -106,6 +106,9 @@ func (c *Client) CreateIssue(ctx context.Context, repo string, in NewIssue) (*Is
 			return nil, false, wrap("open issue in "+repo, err)
 		}
 		c.log.Warn("forge: issue creation uncertain, looking for it", "repo", repo, "marker", in.Marker, "err", err)
+		if err := c.settle(ctx, round); err != nil {
+			return nil, false, err
+		}
 	}
 }
 

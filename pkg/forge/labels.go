@@ -41,11 +41,13 @@ func (c *Client) ensureLabels(ctx context.Context, owner, name string, names []s
 
 func (c *Client) ensure(ctx context.Context, owner, name string, labels []Label) error {
 	repo := strings.ToLower(owner + "/" + name)
-	missing := c.labels.unknown(repo, labels)
-	if len(missing) == 0 {
+	if len(c.labels.unknown(repo, labels)) == 0 {
 		return nil
 	}
-	if !c.labels.isLoaded(repo) {
+	// One listing and one create per label, however many callers need them.
+	defer c.locks.lock("labels:" + repo)()
+	missing := c.labels.unknown(repo, labels)
+	if len(missing) > 0 && !c.labels.isLoaded(repo) {
 		opt := &github.ListOptions{PerPage: 100}
 		var names []string
 		for {

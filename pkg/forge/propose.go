@@ -140,6 +140,9 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 	if plan.Branch == "" || plan.Branch == *base {
 		return nil, false, fmt.Errorf("forge: propose: plan branch %q must be set and differ from the base %q", plan.Branch, *base)
 	}
+	// Within this process one proposal per branch at a time; across
+	// processes the ref updates are compare-and-swap.
+	defer c.locks.lock("propose:" + strings.ToLower(repo) + ":" + plan.Branch)()
 	head, err := c.branchHead(ctx, owner, name, plan.Branch)
 	if err != nil {
 		return nil, false, err
@@ -177,11 +180,14 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 		res.Commit = sha
 		res.BranchCreated = head == ""
 	}
-	pr, created, edited, err := c.upsertPull(ctx, owner, name, plan, *base, res.BranchCreated, p.Draft)
+	pr, created, edited, err := c.upsertPull(ctx, owner, name, plan, *base, res.BranchCreated, made, p.Draft)
 	if err != nil {
 		return nil, false, err
 	}
 	res.PR, res.PRCreated, res.PREdited = pr, created, edited
+	if pr.State != "open" {
+		return res, false, nil // closed by a person and nothing changed: left alone
+	}
 	res.LabelsAdded, res.LabelsRemoved, err = c.reconcileLabels(ctx, owner, name, pr, plan.Labels, p.Managed)
 	if err != nil {
 		return nil, false, err
@@ -319,59 +325,70 @@ func fileChanges(cs []gitops.Change) []fileChange {
 
 // upsertPull opens the branch's pull request or brings it up to date.
 // fresh: the branch was just created, so no open pull request can exist
-// for it and the lookup is skipped (a 422 "already exists" falls back to it).
-func (c *Client) upsertPull(ctx context.Context, owner, name string, plan *gitops.Plan, base string, fresh, draft bool) (*PullRequest, bool, bool, error) {
-	create := func() (*PullRequest, error) {
+// for it and the lookup is skipped (a 422 "already exists" falls back to
+// it). A closed, unmerged pull request is reopened only when committed (the
+// request changed); otherwise it is returned as it is, untouched, so a
+// replay never reopens what a person closed.
+func (c *Client) upsertPull(ctx context.Context, owner, name string, plan *gitops.Plan, base string, fresh, committed, draft bool) (*PullRequest, bool, bool, error) {
+	create := func() (*PullRequest, bool, error) {
 		pr, _, err := c.gh.PullRequests.Create(ctx, owner, name, &github.NewPullRequest{
 			Title: github.String(plan.Title), Body: github.String(plan.Body), Head: github.String(plan.Branch),
 			Base: github.String(base), Draft: github.Bool(draft)})
-		if err != nil {
-			return nil, err
+		if ae := apiError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity && ae.has("already exists") {
+			return nil, true, nil
 		}
-		return pullOf(pr), nil
+		if err != nil {
+			return nil, false, wrap("open pull request for "+plan.Branch, err)
+		}
+		return pullOf(pr), false, nil
 	}
 	if fresh {
-		pr, err := create()
-		if err == nil {
-			return pr, true, false, nil
-		}
-		if ae := apiError(err); ae == nil || ae.Status != http.StatusUnprocessableEntity || !ae.has("already exists") {
-			return nil, false, false, wrap("open pull request for "+plan.Branch, err)
+		pr, exists, err := create()
+		if err != nil || !exists {
+			return pr, pr != nil, false, err
 		}
 	}
-	existing, err := c.findPull(ctx, owner, name, plan.Branch)
-	if err != nil {
-		return nil, false, false, err
-	}
-	if existing == nil || existing.Merged {
-		pr, err := create()
+	for round := 0; ; round++ {
+		existing, err := c.findPull(ctx, owner, name, plan.Branch)
 		if err != nil {
-			return nil, false, false, wrap("open pull request for "+plan.Branch, err)
+			return nil, false, false, err
 		}
-		return pr, true, false, nil
+		if existing == nil || existing.Merged {
+			pr, exists, err := create()
+			if exists && round == 0 {
+				continue // opened meanwhile: look again
+			}
+			if exists {
+				return nil, false, false, fmt.Errorf("forge: open pull request for %s: %w", plan.Branch, ErrConflict)
+			}
+			return pr, pr != nil, false, err
+		}
+		if existing.State != "open" && !committed {
+			return existing, false, false, nil
+		}
+		edit := &github.PullRequest{}
+		changed := false
+		if existing.Title != plan.Title {
+			edit.Title, changed = github.String(plan.Title), true
+		}
+		if existing.Body != plan.Body {
+			edit.Body, changed = github.String(plan.Body), true
+		}
+		if existing.Base != base {
+			edit.Base, changed = &github.PullRequestBranch{Ref: github.String(base)}, true
+		}
+		if existing.State != "open" {
+			edit.State, changed = github.String("open"), true
+		}
+		if !changed {
+			return existing, false, false, nil
+		}
+		pr, _, err := c.gh.PullRequests.Edit(ctx, owner, name, existing.Number, edit)
+		if err != nil {
+			return nil, false, false, wrap(fmt.Sprintf("update pull request #%d", existing.Number), err)
+		}
+		return pullOf(pr), false, true, nil
 	}
-	edit := &github.PullRequest{}
-	changed := false
-	if existing.Title != plan.Title {
-		edit.Title, changed = github.String(plan.Title), true
-	}
-	if existing.Body != plan.Body {
-		edit.Body, changed = github.String(plan.Body), true
-	}
-	if existing.Base != base {
-		edit.Base, changed = &github.PullRequestBranch{Ref: github.String(base)}, true
-	}
-	if existing.State != "open" {
-		edit.State, changed = github.String("open"), true
-	}
-	if !changed {
-		return existing, false, false, nil
-	}
-	pr, _, err := c.gh.PullRequests.Edit(ctx, owner, name, existing.Number, edit)
-	if err != nil {
-		return nil, false, false, wrap(fmt.Sprintf("update pull request #%d", existing.Number), err)
-	}
-	return pullOf(pr), false, true, nil
 }
 
 // findPull returns the branch's open pull request, else its most recent

@@ -339,3 +339,68 @@ func TestProposeEditedRequest(t *testing.T) {
 		t.Errorf("body not updated")
 	}
 }
+
+// TestProposeClosedPullRequest: a replay leaves a pull request a person
+// closed alone; an edited request reopens it (one request, one PR).
+func TestProposeClosedPullRequest(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.client.Propose(ctx, proposal(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "closed"
+	if err := e.fake.As("dana").EditPR(repo, first.PR.Number, githubfake.PullEdit{State: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	e.resetCalls()
+	replay, err := e.client.Propose(ctx, proposal(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replay.Changed() || replay.PR.State != "closed" || e.app.Metrics().Snapshot().Writes != 0 {
+		t.Errorf("replay of a closed request: %+v", replay)
+	}
+	edited, err := e.client.Propose(ctx, proposal(map[string]string{"risk": "low"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edited.PR.Number != first.PR.Number || edited.PR.State != "open" || !edited.PREdited || edited.Commit == "" {
+		t.Errorf("edited request: %+v", edited)
+	}
+	if n := len(e.fake.PullRequests(repo)); n != 1 {
+		t.Errorf("%d pull requests, want 1", n)
+	}
+}
+
+// TestProposeConcurrentSameRequest: the same request proposed by several
+// goroutines at once (a redelivered webhook racing the original) makes one
+// commit and one pull request.
+func TestProposeConcurrentSameRequest(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	results := make([]*forge.Result, 6)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if results[i], err = e.client.Propose(context.Background(), proposal(nil)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	commits, made := map[string]bool{}, 0
+	for _, r := range results {
+		if r != nil {
+			commits[r.Head] = true
+			if r.Commit != "" {
+				made++
+			}
+		}
+	}
+	if len(commits) != 1 || made != 1 || len(e.fake.PullRequests(repo)) != 1 {
+		t.Errorf("%d heads, %d commits made, %d pull requests; want 1 each", len(commits), made, len(e.fake.PullRequests(repo)))
+	}
+}

@@ -262,3 +262,10 @@ func (b *cancelBody) Close() error {
 	b.cancel()
 	return err
 }
+
+// settle waits before looking again for the result of a write whose outcome
+// was unknown, so that a request still being processed can land first.
+func (c *Client) settle(ctx context.Context, round int) error {
+	d := c.cfg.Retry.BaseDelay << min(round, 10)
+	return sleep(ctx, min(d, c.cfg.Retry.MaxDelay))
+}
