@@ -19,7 +19,7 @@ import (
 //     blank-line style, and formatted like hclwrite.Format would.
 //   - An existing key (matched exactly: quoted "keycloak" and bare keycloak
 //     are the same key, cloak is not keycloak) whose value already equals
-//     the requested one returns src unchanged, byte for byte.
+//     the requested one returns src itself, unchanged.
 //   - An existing key with another value gets exactly the requested value:
 //     attributes are changed, added or removed inside the existing object so
 //     comments on and around the entry stay; the entry is then formatted.
