@@ -452,7 +452,7 @@ func insertItem(src []byte, c *container, key string, n node, fmtOn bool) change
 	if trailing {
 		itemText = append(itemText, ',')
 	}
-	itemText = append(itemText, '\n')
+	itemText = setNewlines(append(itemText, '\n'), nl)
 
 	// The part of the source from the end of L's value to the insertion
 	// point, with the comma L needs when entries are comma-separated.
@@ -464,10 +464,10 @@ func insertItem(src []byte, c *container, key string, n node, fmtOn bool) change
 	}
 	if !fmtOn {
 		ch.start, ch.end = fixStart, p
-		ch.text = concat(fix, pre, reindent(setNewlines(itemText, nl), indent))
+		ch.text = concat(fix, pre, reindent(itemText, indent))
 		return ch
 	}
-	formatted := formatLines(itemText, indent, nl)
+	formatted := formatLines(itemText, indent)
 	cc := newCellCache(src, c)
 	newFirst, _ := edgeCells(formatted)
 	if len(pre) == 0 && p == L.lineEnd && L.lineMode(src) && !L.block {
@@ -477,7 +477,7 @@ func insertItem(src []byte, c *container, key string, n node, fmtOn bool) change
 			rs := cc.lineStart(lo)
 			region := concat(src[rs:fixStart], fix, itemText)
 			ch.start, ch.end = rs, p
-			ch.text = formatLines(region, indent, nl)
+			ch.text = formatLines(region, indent)
 			return ch
 		}
 	}
@@ -495,17 +495,18 @@ func insertIntoEmpty(src []byte, c *container, ch change, keyText []byte, n node
 			pre = []byte(nl)
 		}
 		ch.start, ch.end = len(src), len(src)
-		ch.text = concat(pre, formatLines(itemText, nil, nl))
+		ch.text = concat(pre, formatLines(setNewlines(itemText, nl), nil))
 		return ch
 	}
 	owner := c.ownerIndent(src)
 	indent := concat(owner, indentUnit(owner))
 	nl := newlineStyle(src, c.open)
+	itemText = setNewlines(itemText, nl)
 	var formatted []byte
 	if fmtOn {
-		formatted = formatLines(itemText, indent, nl)
+		formatted = formatLines(itemText, indent)
 	} else {
-		formatted = reindent(setNewlines(itemText, nl), indent)
+		formatted = reindent(itemText, indent)
 	}
 	inner := src[c.open+1 : c.close]
 	if bytes.IndexByte(inner, '\n') < 0 && isBlank(inner) && c.owner != nil && !c.owner.items[c.ownerIdx].lineMode(src) {
@@ -580,7 +581,6 @@ func formatReplace(src []byte, c *container, i int, newVal []byte, ch change) ch
 	}
 	ls, _ := it.startsLine(src)
 	indent := indentOf(src, ls)
-	nl := newlineStyle(src, it.lineEnd)
 	unit := concat(src[ls:it.valStart], newVal, src[it.valEnd:it.lineEnd])
 	first, last := edgeCells(unit)
 	cc := newCellCache(src, c)
@@ -600,7 +600,7 @@ func formatReplace(src []byte, c *container, i int, newVal []byte, ch change) ch
 	rs, re := cc.lineStart(lo), c.items[hi].lineEnd
 	region := concat(src[rs:ls], unit, src[it.lineEnd:re])
 	ch.start, ch.end = rs, re
-	ch.text = formatLines(region, indent, nl)
+	ch.text = formatLines(region, indent)
 	return ch
 }
 
@@ -716,19 +716,19 @@ func removeItem(src []byte, c *container, i int, fmtOn bool) change {
 		lo = i - 1
 	}
 	lls, _ := c.items[lo].startsLine(src)
-	return reformat(src, ch, a, b, indentOf(src, lls), newlineStyle(src, lls))
+	return reformat(src, ch, a, b, indentOf(src, lls))
 }
 
 // reformat extends ch so that the region [a, b) of the edited text
 // (coordinates after ch is applied; whole lines) is formatted too.
-func reformat(src []byte, ch change, a, b int, indent []byte, nl string) change {
+func reformat(src []byte, ch change, a, b int, indent []byte) change {
 	delta := len(ch.text) - (ch.end - ch.start)
 	newEnd := ch.start + len(ch.text)
 	fs := min(ch.start, a)
 	feNew := max(newEnd, b)
 	feSrc := feNew - delta
 	seg := concat(src[fs:ch.start], ch.text, src[ch.end:feSrc])
-	text := concat(seg[:a-fs], formatLines(seg[a-fs:b-fs], indent, nl), seg[b-fs:])
+	text := concat(seg[:a-fs], formatLines(seg[a-fs:b-fs], indent), seg[b-fs:])
 	ch.start, ch.end, ch.text = fs, feSrc, text
 	return ch
 }

@@ -576,3 +576,21 @@ func TestRemoveShapes(t *testing.T) {
 		})
 	}
 }
+
+// Line endings are never rewritten in existing text, even when a file mixes
+// them (an LF heredoc in a CRLF file keeps its value); new lines use the
+// style of the place they are inserted at.
+func TestMixedLineEndings(t *testing.T) {
+	src := []byte("m = {\r\n  a = {\r\n    notes = <<EOT\nlf line\nEOT\r\n    x = 1\r\n  }\r\n}\r\n")
+	v := []Attr{{"notes", cty.StringVal("lf line\n")}, {"x", cty.NumberIntVal(2)}, {"y", cty.NumberIntVal(3)}}
+	out, err := UpsertEntry(src, "t", Path{"m"}, "a", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (hclwrite.Format aligns x and y with the heredoc assignment above them.)
+	want := "m = {\r\n  a = {\r\n    notes = <<EOT\nlf line\nEOT\r\n    x     = 2\r\n    y     = 3\r\n  }\r\n}\r\n"
+	if string(out) != want {
+		t.Fatalf("got %q\nwant %q", out, want)
+	}
+	assertEntry(t, out, Path{"m"}, "a", v)
+}

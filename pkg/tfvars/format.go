@@ -89,23 +89,11 @@ func bracketChange(t hclsyntax.Token) int {
 
 // formatLines formats text, which holds whole lines of complete items of one
 // object (or of the file body), with hclwrite.Format, then indents every line
-// with indent. Heredoc bodies are left exactly as they are. Lines end with nl.
-func formatLines(text, indent []byte, nl string) []byte {
-	text = toLF(text)
-	out := hclwrite.Format(text)
-	out = reindent(out, indent)
-	if nl != "\n" {
-		out = bytes.ReplaceAll(out, []byte("\n"), []byte(nl))
-	}
-	return out
-}
-
-// toLF turns CRLF line endings into LF; formatLines restores the style.
-func toLF(b []byte) []byte {
-	if !bytes.Contains(b, []byte("\r\n")) {
-		return b
-	}
-	return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+// with indent. Heredoc bodies are left exactly as they are. Line endings are
+// not touched (Format keeps them): generated parts of text must already use
+// the file's style (see setNewlines).
+func formatLines(text, indent []byte) []byte {
+	return reindent(hclwrite.Format(text), indent)
 }
 
 // reindent prefixes indent to every non-empty line of formatted text, except
@@ -153,10 +141,11 @@ func reindent(text, indent []byte) []byte {
 	return out.Bytes()
 }
 
-// setNewlines rewrites lone LF line endings of generated text to nl.
+// setNewlines rewrites the LF line endings of generated text (which has no
+// CR of its own: strings are written escaped) to nl.
 func setNewlines(text []byte, nl string) []byte {
 	if nl == "\n" {
 		return text
 	}
-	return bytes.ReplaceAll(toLF(text), []byte("\n"), []byte(nl))
+	return bytes.ReplaceAll(text, []byte("\n"), []byte(nl))
 }
