@@ -54,8 +54,9 @@
 //     attribute, so comments above it, after it and inside it stay. Removing
 //     an entry removes the comment lines directly above it (no blank line in
 //     between, as hclwrite does for attributes) and its trailing comment.
-//   - Line endings: a CRLF file stays CRLF; new lines use the line ending of
-//     the place they are inserted at.
+//   - Line endings: existing lines keep theirs, even in a file that mixes
+//     them (hclwrite.Format only changes spaces); new lines use the line
+//     ending of the place they are inserted at, so a CRLF file stays CRLF.
 //   - Indentation: new lines are indented like their neighbours (a tab unit
 //     in tab-indented files); nested lines inside new values use
 //     hclwrite.Format's two spaces.
