@@ -46,8 +46,10 @@
 //     When the branch head has that tree and the base among its parents, the
 //     branch already holds the request: nothing is written. So a retried job
 //     or a replayed webhook makes no commit, no ref update, no edit.
-//  3. When the branch head is not the bot's (author and committer are not
-//     the App's bot account) and does not hold the change set, Propose stops
+//  3. When the branch head is not the bot's (its author is not the App's
+//     bot account; the committer is not checked, because GitHub names itself
+//     committer of the commits it signs for Apps) and does not hold the
+//     change set, Propose stops
 //     with ErrBranchNotOurs: the bot explains in a comment instead of
 //     overwriting a person's commit.
 //  4. Otherwise one commit is made through the Git Data API: a tree with

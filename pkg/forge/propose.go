@@ -163,7 +163,9 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 			return nil, false, err
 		}
 		upToDate := hc.Tree == want && slices.Contains(hc.Parents, baseSHA)
-		if !upToDate && !(c.isBot(hc.Author) && c.isBot(hc.Committer)) {
+		// The author, not the committer: GitHub signs the commits an App
+		// makes through the API and names itself ("GitHub") as committer.
+		if !upToDate && !c.isBot(hc.Author) {
 			return nil, false, &BranchNotOursError{Repo: repo, Branch: plan.Branch, Head: head, Author: hc.Author}
 		}
 	}
