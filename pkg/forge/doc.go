@@ -19,12 +19,13 @@
 // never records a failure that was retried and never starts refusing
 // requests locally because of one.
 //
-// palantir/go-githubapp was considered and not used: its caching client
-// creator is ghinstallation plus gregjones/httpcache (unmaintained, an
-// unbounded memory cache, "always validate" only by rewriting max-age) and
-// would add eight modules (httpcache, golang-lru, zerolog, go-metrics,
-// githubv4, oauth2, pkg/errors, go-cache) to go.mod for what is here about
-// 150 lines that are bounded, tested against githubfake and count 304s.
+// palantir/go-githubapp v0.24.1 was considered and not used: its caching
+// client creator is ghinstallation plus gregjones/httpcache (unmaintained;
+// its MemoryCache is unbounded; "always validate" works by rewriting a
+// max-age it finds in Cache-Control), and importing it would add at least
+// eight modules to go.mod (httpcache, golang-lru, zerolog, go-metrics,
+// githubv4, oauth2, pkg/errors, go-cache) for what is here about 150 lines:
+// a bounded cache that always revalidates, and a client per installation.
 //
 // # Snapshots
 //

@@ -143,14 +143,14 @@ func TestSecondaryLimitRetryAfter(t *testing.T) {
 // TestRetriesAndTimeouts: reads are retried after 5xx and after an attempt
 // times out; each attempt is counted under its outcome.
 func TestRetriesAndTimeouts(t *testing.T) {
-	e := newEnv(t, func(o *githubfake.Options, c *forge.Config) { c.Retry.AttemptTimeout = 100 * time.Millisecond })
+	e := newEnv(t, func(o *githubfake.Options, c *forge.Config) { c.Retry.AttemptTimeout = 300 * time.Millisecond })
 	ctx := context.Background()
 	const route = "GET /repos/{owner}/{repo}/git/ref/{ref}"
 	e.fake.InjectFault(githubfake.Fault{Route: route, Status: http.StatusServiceUnavailable, Count: 2})
 	if sha, err := e.client.ResolveRef(ctx, repo, "main"); err != nil || sha != e.base {
 		t.Fatalf("ResolveRef = %s, %v", sha, err)
 	}
-	e.fake.InjectFault(githubfake.Fault{Route: route, Latency: 300 * time.Millisecond, Count: 1})
+	e.fake.InjectFault(githubfake.Fault{Route: route, Latency: 1500 * time.Millisecond, Count: 1})
 	if sha, err := e.client.ResolveRef(ctx, repo, "main"); err != nil || sha != e.base {
 		t.Fatalf("ResolveRef = %s, %v", sha, err)
 	}
