@@ -14,9 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +40,10 @@ import (
 //	p50-ms@1k/s, p99-ms@1k/s    an open-loop load of 1,000 deliveries a second;
 //	                            latency counted from each delivery's due time
 //	deliveries/commit           mean group-commit batch size in the fast run
+//	cpu-µs/delivery             CPU time per delivery, acknowledged and
+//	                            processed, in the fast run: this process, plus
+//	                            the benchmark's own Postgres server
+//	floor-cpu-µs/delivery       the same for the floor (this process only)
 //
 // Postgres runs on a cluster of its own with fsync on (DATABASE_URL, when
 // set, is used instead), so an acknowledgement means a flushed WAL record.
@@ -45,6 +51,7 @@ import (
 // crash, not against power loss.
 func BenchmarkIntake(b *testing.B) {
 	body := issuesPayload()
+	var pgPID int // the benchmark's own Postgres, whose CPU time counts too
 	for _, be := range []struct {
 		name string
 		cfg  func(b *testing.B) jobs.Config
@@ -52,7 +59,11 @@ func BenchmarkIntake(b *testing.B) {
 		{"sqlite", func(b *testing.B) jobs.Config {
 			return jobs.Config{SQLitePath: filepath.Join(b.TempDir(), "jobs.db")}
 		}},
-		{"postgres", func(b *testing.B) jobs.Config { return jobs.Config{DatabaseURL: durablePostgres(b)} }},
+		{"postgres", func(b *testing.B) jobs.Config {
+			url, pid := durablePostgres(b)
+			pgPID = pid
+			return jobs.Config{DatabaseURL: url}
+		}},
 	} {
 		b.Run(be.name, func(b *testing.B) {
 			cfg := be.cfg(b)
@@ -61,9 +72,7 @@ func BenchmarkIntake(b *testing.B) {
 			cfg.Logger = testLogger(b)
 			q := open(b, cfg)
 			noop := func(context.Context, webhook.Delivery) error { return nil }
-			if os.Getenv("BENCH_NOSTART") == "" {
-				start(b, q, jobs.Handlers{Delivery: noop, Request: func(context.Context, jobs.Request) error { return nil }})
-			}
+			start(b, q, jobs.Handlers{Delivery: noop, Request: func(context.Context, jobs.Request) error { return nil }})
 			h, err := webhook.NewHandler(webhook.Config{Secrets: []string{benchSecret}, Store: q, Logger: testLogger(b)})
 			if err != nil {
 				b.Fatal(err)
@@ -79,13 +88,31 @@ func BenchmarkIntake(b *testing.B) {
 				obs.mu.Lock()
 				obs.commits, obs.stored = 0, 0
 				obs.mu.Unlock()
+				cpu0 := cpuTime(pgPID)
 				fast = closedLoop(b, client, durable.URL, body, fmt.Sprintf("fast-%d", i), 32, 5000)
 				obs.mu.Lock()
 				perCommit := float64(obs.stored) / float64(max(obs.commits, 1))
 				obs.mu.Unlock()
+				// Wait for the workers to catch up, so that the CPU time
+				// covers acknowledging and processing every delivery.
+				for {
+					st, err := q.Stats(context.Background())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if st.Kinds[jobs.KindDelivery] == (jobs.KindStats{}) {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				cpuPerAck := float64(cpuTime(pgPID)-cpu0) / float64(time.Microsecond) / 5000
+				cpu0 = cpuTime(0)
 				bare = closedLoop(b, client, floor.URL, body, fmt.Sprintf("floor-%d", i), 32, 5000)
+				floorCPU := float64(cpuTime(0)-cpu0) / float64(time.Microsecond) / 5000
 				paced = openLoop(b, client, durable.URL, body, fmt.Sprintf("paced-%d", i), 1000, 3000)
 				b.ReportMetric(perCommit, "deliveries/commit")
+				b.ReportMetric(cpuPerAck, "cpu-µs/delivery")
+				b.ReportMetric(floorCPU, "floor-cpu-µs/delivery")
 			}
 			b.ReportMetric(fast.rate, "acks/s")
 			b.ReportMetric(fast.p50, "p50-ms")
@@ -101,10 +128,11 @@ func BenchmarkIntake(b *testing.B) {
 const benchSecret = "bench-secret"
 
 // durablePostgres is a database on a server that syncs its WAL: DATABASE_URL
-// when set, else a cluster started for the benchmark with fsync on.
-func durablePostgres(b *testing.B) string {
+// when set, else a cluster started for the benchmark with fsync on, whose
+// postmaster's pid is returned too.
+func durablePostgres(b *testing.B) (string, int) {
 	if env := os.Getenv("DATABASE_URL"); env != "" {
-		return pgtest.NewDatabase(b, env)
+		return pgtest.NewDatabase(b, env), 0
 	}
 	c, err := pgtest.Start(context.Background(), pgtest.Options{Fsync: true})
 	if errors.Is(err, pgtest.ErrNoPostgres) {
@@ -114,7 +142,42 @@ func durablePostgres(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = c.Stop() })
-	return pgtest.NewDatabase(b, c.URL("postgres"))
+	return pgtest.NewDatabase(b, c.URL("postgres")), c.PID()
+}
+
+// cpuTime is the CPU time used so far by this process and, when pgPID is not
+// zero, by that postmaster and its children (read from /proc).
+func cpuTime(pgPID int) time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if pgPID == 0 {
+		return total
+	}
+	const ticks = 100 // USER_HZ on Linux
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command, which is in parentheses: state ppid
+		// ... utime (14th field overall) stime (15th).
+		rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		pid, _ := strconv.Atoi(d.Name())
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != pgPID && ppid != pgPID {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(utime+stime) * time.Second / ticks
+	}
+	return total
 }
 
 // floorHandler does the least a webhook endpoint must: read the body and

@@ -20,7 +20,8 @@ import (
 )
 
 // execSQL runs a statement against the store behind cfg, from outside the
-// queue, and returns the rows affected.
+// queue, and returns the rows affected. For SQLite, the delivery log is
+// attached, so its table is found by its plain name.
 func execSQL(t testing.TB, cfg jobs.Config, query string) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -30,6 +31,10 @@ func execSQL(t testing.TB, cfg jobs.Config, query string) int64 {
 			t.Fatal(err)
 		}
 		defer db.Close()
+		db.SetMaxOpenConns(1) // ATTACH is per connection
+		if _, err := db.ExecContext(ctx, `ATTACH DATABASE ? AS deliverylog`, jobs.DeliveryLogPath(cfg.SQLitePath)); err != nil {
+			t.Fatal(err)
+		}
 		res, err := db.ExecContext(ctx, query)
 		if err != nil {
 			t.Fatalf("%s: %v", query, err)
@@ -183,6 +188,46 @@ func TestProcessedDeliveryIsNotProcessedAgain(t *testing.T) {
 			t.Errorf("handler ran %d times, want 1", len(rec.deliveries))
 		}
 	})
+}
+
+// TestSQLiteForwardingIsIdempotent covers a crash between the forwarder's two
+// commits (the job in River's file, the forwarded mark in the delivery log):
+// the next Open forwards the delivery again. The second job must not run the
+// handler again.
+func TestSQLiteForwardingIsIdempotent(t *testing.T) {
+	cfg := backends[0].config(t)
+	q := open(t, cfg)
+	accept(t, q, delivery("fwd", "issues"))
+	waitFor(t, "the delivery forwarded", func() bool {
+		st, err := q.Stats(context.Background())
+		return err == nil && st.Kinds[jobs.KindDelivery].Available == 1
+	})
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := execSQL(t, cfg, `UPDATE rdsbot_delivery SET forwarded = 0`); n != 1 {
+		t.Fatalf("reset %d deliveries", n)
+	}
+	q = open(t, cfg) // forwards again before returning
+	rec := newRecorder()
+	start(t, q, rec.handlers())
+	waitFor(t, "the delivery processed", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.deliveries) == 1
+	})
+	waitFor(t, "both jobs finished", func() bool {
+		st, err := q.Stats(context.Background())
+		return err == nil && st.Kinds[jobs.KindDelivery] == (jobs.KindStats{})
+	})
+	if n := execSQL(t, cfg, `UPDATE river_job SET kind = kind WHERE kind = 'rdsbot_delivery' AND state = 'completed'`); n != 2 {
+		t.Errorf("%d completed delivery jobs, want the original and the duplicate", n)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.deliveries) != 1 {
+		t.Errorf("handler ran %d times, want 1", len(rec.deliveries))
+	}
 }
 
 func TestTwoReplicasDeduplicateTogether(t *testing.T) {

@@ -53,6 +53,9 @@ type backend interface {
 	// unless one is already waiting or running.
 	enqueueRequest(ctx context.Context, r Request) error
 	tryLock(ctx context.Context, key string) (release func(), ok bool, err error)
+	// lockDelivery serialises jobs for one delivery id, where a backend can
+	// create two (the SQLite forwarder after a crash).
+	lockDelivery(ctx context.Context, id string) (release func(), ok bool, err error)
 	// requested reads the key's request counter.
 	requested(ctx context.Context, r Request) (int64, error)
 	// finishRequest completes job and, if the counter has moved past seen,

@@ -31,6 +31,14 @@ type deliveryWorker struct {
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
 	return w.q.observe(job.JobRow, func() error {
+		release, ok, err := w.q.be.lockDelivery(ctx, job.Args.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return river.JobSnooze(w.q.cfg.LockRetry)
+		}
+		defer release()
 		payload, processed, err := w.q.be.deliveryPayload(ctx, job.Args.ID)
 		switch {
 		case errors.Is(err, errNotLogged):

@@ -233,6 +233,9 @@ func (c *Cluster) URL(database string) string {
 // Port is the TCP port the cluster listens on.
 func (c *Cluster) Port() int { return c.port }
 
+// PID is the process id of the postmaster (its backends are its children).
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // Dir is the cluster's temporary directory (data directory, socket, log).
 func (c *Cluster) Dir() string { return c.dir }
 
