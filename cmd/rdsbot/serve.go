@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/server"
+)
+
+func init() {
+	register("serve", "run the GitHub App: webhook intake, durable jobs, /metrics", runServe)
+}
+
+const serveHelp = `
+Runs the GitHub App. Deliveries to POST /webhook are checked (HMAC-SHA256,
+fail closed), stored durably and acknowledged at once; the work happens in
+jobs. Jobs live in a SQLite file by default (one replica, nothing else to run)
+or in Postgres with --database-url (several replicas). Also serves /healthz,
+/readyz and /metrics (Prometheus). Logs are JSON on stderr.
+
+Every flag can be given as an environment variable instead; secrets should
+be (RDSBOT_WEBHOOK_SECRET takes two comma-separated secrets during a
+rotation). SIGTERM or SIGINT stops taking deliveries, lets running jobs
+finish within --shutdown-grace and hands the rest back to the queue.`
+
+// envFlag registers a string flag whose default comes from an environment
+// variable.
+func envFlag(fs *flag.FlagSet, c *cli, name, env, def, usage string) *string {
+	if v := c.getenv(env); v != "" {
+		def = v
+	}
+	return fs.String(name, def, usage+" ($"+env+")")
+}
+
+func runServe(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "serve", "[flags]", serveHelp)
+	listen := envFlag(fs, c, "listen", "RDSBOT_LISTEN", ":8080", "address to listen on")
+	appID := envFlag(fs, c, "app-id", "RDSBOT_APP_ID", "", "GitHub App id")
+	keyFile := envFlag(fs, c, "private-key-file", "RDSBOT_PRIVATE_KEY_FILE", "", "the App's private key (PEM file)")
+	secretFile := envFlag(fs, c, "webhook-secret-file", "RDSBOT_WEBHOOK_SECRET_FILE", "", "file with the webhook secret (a second line: the previous secret, during a rotation)")
+	githubURL := envFlag(fs, c, "github-url", "RDSBOT_GITHUB_URL", "", "GitHub API base URL: empty for github.com, https://HOST for Enterprise Server")
+	sqlite := envFlag(fs, c, "sqlite", "RDSBOT_SQLITE", "rdsbot.db", "job store file (single replica)")
+	dbURL := envFlag(fs, c, "database-url", "RDSBOT_DATABASE_URL", "", "postgres:// job store shared by several replicas (replaces --sqlite)")
+	workers := envFlag(fs, c, "workers", "RDSBOT_WORKERS", "10", "jobs worked at once per queue")
+	reconcile := envFlag(fs, c, "reconcile-every", "RDSBOT_RECONCILE_EVERY", "15m", "period of the reconcile job; 0 disables it")
+	grace := envFlag(fs, c, "shutdown-grace", "RDSBOT_SHUTDOWN_GRACE", "20s", "time running jobs get to finish on shutdown")
+	cfgFile := envFlag(fs, c, "config", "RDSBOT_CONFIG", "", "rdsbot.yaml with routing defaults (labels, dispatch workflow); repositories' own files win")
+	level := envFlag(fs, c, "log-level", "RDSBOT_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := parseFlags(c, fs, args); err != nil {
+		return err
+	}
+	var errs []error
+	id, err := strconv.ParseInt(*appID, 10, 64)
+	if err != nil || id <= 0 {
+		errs = append(errs, fmt.Errorf("--app-id: %q is not a GitHub App id", *appID))
+	}
+	var key []byte
+	if *keyFile == "" {
+		errs = append(errs, errors.New("--private-key-file is required"))
+	} else if key, err = os.ReadFile(*keyFile); err != nil {
+		errs = append(errs, fmt.Errorf("--private-key-file: %w", err))
+	}
+	secrets, err := webhookSecrets(c, *secretFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	nWorkers, err := strconv.Atoi(*workers)
+	if err != nil || nWorkers <= 0 {
+		errs = append(errs, fmt.Errorf("--workers: %q is not a positive number", *workers))
+	}
+	every, err := time.ParseDuration(*reconcile)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--reconcile-every: %w", err))
+	}
+	if every == 0 {
+		every = -1
+	}
+	graceD, err := time.ParseDuration(*grace)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--shutdown-grace: %w", err))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
+	}
+	defaults := config.Default()
+	if *cfgFile != "" {
+		b, err := os.ReadFile(*cfgFile)
+		if err == nil {
+			defaults, err = config.Parse(b)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--config: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return invalid(errors.Join(errs...))
+	}
+	store := *sqlite
+	if *dbURL != "" {
+		store = ""
+	}
+	log := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
+	srv, err := server.New(ctx, server.Config{
+		GitHubURL: *githubURL, AppID: id, PrivateKey: key, WebhookSecrets: secrets,
+		SQLitePath: store, DatabaseURL: *dbURL, Workers: nWorkers, ReconcileEvery: every,
+		ShutdownGrace: graceD, Defaults: defaults, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		srv.Stop(context.Background())
+		return err
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// webhookSecrets reads the secrets from a file (one per line) or from
+// RDSBOT_WEBHOOK_SECRET (comma-separated): the current one and, during a
+// rotation, the previous one.
+func webhookSecrets(c *cli, file string) ([]string, error) {
+	var raw []string
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		raw = strings.Split(string(b), "\n")
+	case c.getenv("RDSBOT_WEBHOOK_SECRET") != "":
+		raw = strings.Split(c.getenv("RDSBOT_WEBHOOK_SECRET"), ",")
+	default:
+		return nil, errors.New("a webhook secret is required: --webhook-secret-file or $RDSBOT_WEBHOOK_SECRET (rdsbot never accepts unsigned deliveries)")
+	}
+	var out []string
+	for _, s := range raw {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 || len(out) > 2 {
+		return nil, fmt.Errorf("webhook secrets: %d given; give the current secret and at most one previous one", len(out))
+	}
+	return out, nil
+}

@@ -1,0 +1,196 @@
+// Package server assembles the GitHub App process: the webhook intake, the
+// durable job queue, the bot's handlers, and the health and metrics
+// endpoints. `rdsbot serve` runs it against GitHub; `rdsbot sandbox` and the
+// end-to-end tests run the very same server against githubfake.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rdsbot/rdsbot/pkg/bot"
+	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/jobs"
+	"github.com/rdsbot/rdsbot/pkg/webhook"
+)
+
+// Config is everything the process needs.
+type Config struct {
+	// GitHub App.
+	GitHubURL      string // "" for github.com; the server for GHES; githubfake's URL
+	AppID          int64
+	PrivateKey     []byte // PEM
+	BotLogin       string // optional; asked from GitHub when empty
+	WebhookSecrets []string
+	// Job store: exactly one.
+	SQLitePath  string
+	DatabaseURL string
+	// Tuning.
+	Workers        int
+	ReconcileEvery time.Duration // negative disables the periodic reconcile
+	JobRetryDelay  func(attempt int) time.Duration
+	Pacing         []forge.Window // nil: GitHub's limits
+	Retry          forge.RetryPolicy
+	// ShutdownGrace is how long running jobs may finish on shutdown before
+	// they are handed back to the queue (default 20s).
+	ShutdownGrace time.Duration
+	// Defaults route deliveries before a repository's rdsbot.yaml is read.
+	Defaults *config.Config
+	Logger   *slog.Logger
+}
+
+// Server is one rdsbot process.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	queue   *jobs.Queue
+	app     *forge.App
+	bot     *bot.Bot
+	metrics *metrics
+	mux     *http.ServeMux
+	ready   func(context.Context) error
+}
+
+// New opens the job store and prepares every part; it does not start work.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 20 * time.Second
+	}
+	if cfg.Defaults == nil {
+		cfg.Defaults = config.Default()
+	}
+	var errs []error
+	if cfg.AppID == 0 {
+		errs = append(errs, errors.New("the GitHub App id is required (--app-id, RDSBOT_APP_ID)"))
+	}
+	if len(cfg.PrivateKey) == 0 {
+		errs = append(errs, errors.New("the App's private key is required (--private-key-file, RDSBOT_PRIVATE_KEY_FILE)"))
+	}
+	if len(cfg.WebhookSecrets) == 0 {
+		errs = append(errs, errors.New("a webhook secret is required (--webhook-secret, RDSBOT_WEBHOOK_SECRET); rdsbot never accepts unsigned deliveries"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	ghMetrics := forge.NewMetrics()
+	app, err := forge.NewApp(forge.Config{
+		BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, BotLogin: cfg.BotLogin,
+		Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.app = app
+	obs := &observer{}
+	q, err := jobs.Open(ctx, jobs.Config{
+		SQLitePath: cfg.SQLitePath, DatabaseURL: cfg.DatabaseURL, Workers: cfg.Workers,
+		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay, Logger: cfg.Logger, Observer: obs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.queue = q
+	s.metrics = newMetrics(q, ghMetrics)
+	obs.m = s.metrics
+	b, err := bot.New(bot.Options{App: app, Queue: q, Defaults: cfg.Defaults, Logger: cfg.Logger})
+	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	s.bot = b
+	hook, err := webhook.NewHandler(webhook.Config{Secrets: cfg.WebhookSecrets, Store: q, Logger: cfg.Logger, Metrics: s.metrics})
+	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	s.ready = func(ctx context.Context) error {
+		_, err := q.Stats(ctx)
+		return err
+	}
+	s.mux.Handle("POST /webhook", hook)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return s, nil
+}
+
+// observer forwards queue events to the metrics once they exist.
+type observer struct{ m *metrics }
+
+func (o *observer) JobDone(kind string, outcome jobs.Outcome, elapsed time.Duration) {
+	if o.m != nil {
+		o.m.JobDone(kind, outcome, elapsed)
+	}
+}
+
+func (o *observer) IntakeCommitted(n int, elapsed time.Duration) {
+	if o.m != nil {
+		o.m.IntakeCommitted(n, elapsed)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		http.Error(w, "job store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Handler serves /webhook, /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// App is the GitHub App client (for the sandbox's narration).
+func (s *Server) App() *forge.App { return s.app }
+
+// Queue is the job queue.
+func (s *Server) Queue() *jobs.Queue { return s.queue }
+
+// Start starts the job workers (and the periodic reconcile).
+func (s *Server) Start(ctx context.Context) error { return s.queue.Start(ctx, s.bot.Handlers()) }
+
+// Stop stops taking jobs, lets running ones finish within the grace period
+// (then hands them back to the queue) and closes the store.
+func (s *Server) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+	defer cancel()
+	return errors.Join(s.queue.Stop(ctx), s.queue.Close())
+}
+
+// Serve listens on ln until ctx ends, then shuts down gracefully: it stops
+// taking deliveries first, then stops the workers.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("rdsbot serving", "addr", ln.Addr().String())
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down: no new deliveries; letting running jobs finish", "grace", s.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	httpErr := srv.Shutdown(shutCtx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, httpErr, s.Stop(context.Background()))
+}
