@@ -29,7 +29,9 @@ const (
 // Config configures a Queue. Exactly one of SQLitePath and DatabaseURL is set.
 type Config struct {
 	// SQLitePath is the job store file for a single replica (the embedded
-	// default; created if missing). One process at a time may open it.
+	// default; created if missing), with the delivery log beside it in
+	// DeliveryLogPath(SQLitePath) and a lock file, SQLitePath+".lock". One
+	// process at a time may open it.
 	SQLitePath string
 	// DatabaseURL is a postgres:// URL for a store shared by several replicas.
 	// pgxpool settings such as pool_max_conns may be given in the URL.

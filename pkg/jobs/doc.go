@@ -3,11 +3,15 @@
 //
 // A Queue stores into one of two backends:
 //
-//   - SQLite (Config.SQLitePath): the embedded default, a single file, one
-//     replica. Pure Go (modernc.org/sqlite). WAL journal, synchronous=NORMAL
-//     (a commit survives a crash of the process, not necessarily a power cut),
-//     a single connection as River advises, BEGIN IMMEDIATE transactions. A
-//     lock file keeps a second process out.
+//   - SQLite (Config.SQLitePath): the embedded default, one replica, pure Go
+//     (modernc.org/sqlite). River's tables live in the named file, the
+//     delivery log in a second one beside it (DeliveryLogPath), and a lock
+//     file keeps a second process out. WAL journal, synchronous=NORMAL (a
+//     commit survives a crash of the process, not necessarily a power cut),
+//     BEGIN IMMEDIATE transactions, River's single connection, passive WAL
+//     checkpoints on a connection of their own, and prepared statements
+//     cached per connection (the driver would parse River's statements on
+//     every call).
 //   - Postgres (Config.DatabaseURL): for several replicas sharing the work.
 //
 // Open migrates River's schema and the package's own two tables:
@@ -16,23 +20,34 @@
 //     with its payload until it is processed. It deduplicates deliveries and
 //     outlives River's jobs: River deletes completed jobs after a day, while a
 //     delivery id is remembered for Config.DeliveryRetention (30 days by
-//     default, never less than GitHub's 3-day redelivery window).
+//     default, never less than GitHub's 3-day redelivery window), so
+//     deduplication does not depend on River's unique jobs or their retention.
 //   - rdsbot_request, a counter per request key (see below).
 //
 // # Deliveries
 //
-// Accept (the webhook.Store the HTTP handler uses) writes the delivery's log
-// row and its job in one transaction and returns after the commit, so an
-// acknowledged delivery cannot be lost. Concurrent Accepts are group-committed:
-// a writer takes every delivery waiting when it becomes free and stores them
-// in one transaction, so under load one commit acknowledges many deliveries
-// while a lone delivery never waits for a timer. A ping is logged without a
-// job. A delivery id already in the log is a duplicate: no second job.
+// Accept (the webhook.Store the HTTP handler uses) returns once the delivery
+// is committed to the log, so an acknowledged delivery cannot be lost.
+// Concurrent Accepts are group-committed: a writer takes every delivery
+// waiting when it becomes free and stores them in one transaction, so under
+// load one commit acknowledges many deliveries while a lone delivery never
+// waits for a timer. A delivery id already in the log is a duplicate: no
+// second job. A ping is logged without a job.
+//
+// With Postgres, the log rows and the jobs are written in the same
+// transaction. With SQLite they are not: a file has one writer at a time, and
+// acknowledgements would queue behind River's fetches and completion batches.
+// The log has its own file and writer, and a forwarder turns logged deliveries
+// into jobs in River's file in batches, marking them forwarded. A crash
+// between its two commits forwards a delivery twice; the duplicate job is
+// harmless (see below). Deliveries not yet forwarded count as waiting in
+// Stats, and are forwarded when the store is next opened.
 //
 // The delivery job runs Handlers.Delivery with the payload from the log, then
 // marks the delivery processed and drops the payload. If the process dies
 // after the handler succeeded but before River recorded the completion, the
-// job runs again, sees the mark and does nothing.
+// job runs again, sees the mark and does nothing; so does a duplicate job,
+// which with SQLite also waits for an in-process lock on the delivery id.
 //
 // # Requests
 //
