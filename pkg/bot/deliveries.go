@@ -137,8 +137,11 @@ func (b *Bot) openRequestIssue(ctx context.Context, d webhook.Delivery, src cont
 	return b.enqueue(ctx, d.Repository, is.Number, string(src))
 }
 
-// onPush re-plans every open request pull request on a base branch that
-// moved, so requests never conflict with each other in tfvars.
+// onPush re-plans the open request pull requests on a base branch that
+// moved under them, so requests never conflict with each other in tfvars.
+// Only pull requests that share a file with the push are re-planned (the
+// push lists its files); the others still merge cleanly and keep their
+// commits, so their reviews stay on the current content.
 func (b *Bot) onPush(ctx context.Context, d webhook.Delivery, ev *github.PushEvent) error {
 	branch, ok := strings.CutPrefix(ev.GetRef(), "refs/heads/")
 	if !ok || ev.GetDeleted() {
@@ -152,16 +155,44 @@ func (b *Bot) onPush(ctx context.Context, d webhook.Delivery, ev *github.PushEve
 	if err != nil {
 		return err
 	}
+	touched, complete := pushedFiles(ev)
 	for _, pr := range pulls {
 		n, ok := RequestIssueOf(pr.Body)
 		if !ok || pr.User != c.BotLogin() {
 			continue
+		}
+		if complete {
+			files, err := c.PullFiles(ctx, d.Repository, pr.Number)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(files, func(f forge.PullFile) bool { return touched[f.Path] || (f.PreviousPath != "" && touched[f.PreviousPath]) }) {
+				continue
+			}
 		}
 		if err := b.enqueue(ctx, d.Repository, n, "base "+branch+" moved"); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pushedFiles lists the paths a push changed. complete is false when the
+// payload cannot tell (a forced push, or more commits than GitHub lists).
+func pushedFiles(ev *github.PushEvent) (map[string]bool, bool) {
+	const listed = 20 // GitHub puts at most 20 commits in a push payload
+	if ev.GetForced() || len(ev.Commits) == 0 || len(ev.Commits) >= listed {
+		return nil, false
+	}
+	out := map[string]bool{}
+	for _, cm := range ev.Commits {
+		for _, list := range [][]string{cm.Added, cm.Modified, cm.Removed} {
+			for _, p := range list {
+				out[p] = true
+			}
+		}
+	}
+	return out, true
 }
 
 func (b *Bot) onPull(ctx context.Context, d webhook.Delivery, ev *github.PullRequestEvent) error {

@@ -61,7 +61,7 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 		if issue.State == "closed" {
 			return nil
 		}
-		return b.markInvalid(ctx, c, r.Repo, n, cfg, st, probs)
+		return b.markInvalid(ctx, c, r.Repo, issue, cfg, st, probs)
 	}
 	req = req.WithID(st.RequestID)
 	st.Environment, st.Database, st.Approval = req.Environment, req.DatabaseName, &req.Approval
@@ -89,7 +89,7 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 
 	base, err := cfg.BaseFor(req.BaseBranch)
 	if err != nil {
-		return b.markInvalid(ctx, c, r.Repo, n, cfg, st, contract.Problems{{Field: "baseBranch", Value: req.BaseBranch, Message: err.Error(), Severity: contract.Error}})
+		return b.markInvalid(ctx, c, r.Repo, issue, cfg, st, contract.Problems{{Field: "baseBranch", Value: req.BaseBranch, Message: err.Error(), Severity: contract.Error}})
 	}
 	res, err := c.Propose(ctx, forge.Proposal{
 		Repo: r.Repo, Base: base, Managed: managedLabels(rc),
@@ -101,7 +101,7 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 	var notOurs *forge.BranchNotOursError
 	switch {
 	case errors.As(err, &inv):
-		return b.markInvalid(ctx, c, r.Repo, n, cfg, st, inv.problems)
+		return b.markInvalid(ctx, c, r.Repo, issue, cfg, st, inv.problems)
 	case errors.As(err, &notOurs):
 		st.Phase, st.Reached = PhaseBlocked, PhasePROpen
 		st.Detail = fmt.Sprintf("@%s pushed to `%s`, so rdsbot no longer updates it. Remove their commit (or close the pull request) and comment `/rds retry`.", notOurs.Author, notOurs.Branch)
@@ -112,8 +112,10 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 	case err != nil:
 		return err
 	}
-	if err := c.RemoveLabel(ctx, r.Repo, n, cfg.Labels.Invalid); err != nil {
-		return err
+	if slices.Contains(issue.Labels, cfg.Labels.Invalid) {
+		if err := c.RemoveLabel(ctx, r.Repo, n, cfg.Labels.Invalid); err != nil {
+			return err
+		}
 	}
 	st.Problems = probs
 	if res.PR == nil {
@@ -178,10 +180,13 @@ func openPulls(prs []*forge.PullRequest) []*forge.PullRequest {
 	return out
 }
 
-func (b *Bot) markInvalid(ctx context.Context, c *forge.Client, repo string, n int, cfg *config.Config, st Status, probs contract.Problems) error {
+func (b *Bot) markInvalid(ctx context.Context, c *forge.Client, repo string, issue *forge.Issue, cfg *config.Config, st Status, probs contract.Problems) error {
 	st.Phase, st.Problems = PhaseInvalid, probs
-	if _, err := c.AddLabels(ctx, repo, n, cfg.Labels.Invalid); err != nil {
-		return err
+	n := issue.Number
+	if !slices.Contains(issue.Labels, cfg.Labels.Invalid) {
+		if _, err := c.AddLabels(ctx, repo, n, cfg.Labels.Invalid); err != nil {
+			return err
+		}
 	}
 	return b.publishStatus(ctx, c, repo, n, cfg, st)
 }

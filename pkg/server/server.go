@@ -36,6 +36,7 @@ type Config struct {
 	Workers        int
 	ReconcileEvery time.Duration // negative disables the periodic reconcile
 	JobRetryDelay  func(attempt int) time.Duration
+	LockRetry      time.Duration // how soon a request job busy on its key tries again
 	Pacing         []forge.Window // nil: GitHub's limits
 	Retry          forge.RetryPolicy
 	// ShutdownGrace is how long running jobs may finish on shutdown before
@@ -44,6 +45,9 @@ type Config struct {
 	// Defaults route deliveries before a repository's rdsbot.yaml is read.
 	Defaults *config.Config
 	Logger   *slog.Logger
+	// Observer, when set, also hears every job outcome (the sandbox's
+	// timeline); the metrics always do.
+	Observer jobs.Observer
 }
 
 // Server is one rdsbot process.
@@ -92,10 +96,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.app = app
-	obs := &observer{}
+	obs := &observer{next: cfg.Observer}
 	q, err := jobs.Open(ctx, jobs.Config{
 		SQLitePath: cfg.SQLitePath, DatabaseURL: cfg.DatabaseURL, Workers: cfg.Workers,
-		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay, Logger: cfg.Logger, Observer: obs,
+		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay, LockRetry: cfg.LockRetry, Logger: cfg.Logger, Observer: obs,
 	})
 	if err != nil {
 		return nil, err
@@ -125,18 +129,28 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// observer forwards queue events to the metrics once they exist.
-type observer struct{ m *metrics }
+// observer forwards queue events to the metrics once they exist, and to
+// the configured observer.
+type observer struct {
+	m    *metrics
+	next jobs.Observer
+}
 
 func (o *observer) JobDone(kind string, outcome jobs.Outcome, elapsed time.Duration) {
 	if o.m != nil {
 		o.m.JobDone(kind, outcome, elapsed)
+	}
+	if o.next != nil {
+		o.next.JobDone(kind, outcome, elapsed)
 	}
 }
 
 func (o *observer) IntakeCommitted(n int, elapsed time.Duration) {
 	if o.m != nil {
 		o.m.IntakeCommitted(n, elapsed)
+	}
+	if o.next != nil {
+		o.next.IntakeCommitted(n, elapsed)
 	}
 }
 
@@ -167,7 +181,14 @@ func (s *Server) Start(ctx context.Context) error { return s.queue.Start(ctx, s.
 func (s *Server) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
 	defer cancel()
-	return errors.Join(s.queue.Stop(ctx), s.queue.Close())
+	var errs []error
+	if err := s.queue.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop jobs: %w", err))
+	}
+	if err := s.queue.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close job store: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Serve listens on ln until ctx ends, then shuts down gracefully: it stops
@@ -189,6 +210,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	httpErr := srv.Shutdown(shutCtx)
+	if httpErr != nil {
+		httpErr = fmt.Errorf("stop http server: %w", httpErr)
+	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
