@@ -166,7 +166,9 @@ func (b *Bot) onPush(ctx context.Context, d webhook.Delivery, ev *github.PushEve
 			if err != nil {
 				return err
 			}
-			if !slices.ContainsFunc(files, func(f forge.PullFile) bool { return touched[f.Path] || (f.PreviousPath != "" && touched[f.PreviousPath]) }) {
+			if !slices.ContainsFunc(files, func(f forge.PullFile) bool {
+				return touched[f.Path] || (f.PreviousPath != "" && touched[f.PreviousPath])
+			}) {
 				continue
 			}
 		}

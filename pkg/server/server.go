@@ -36,7 +36,7 @@ type Config struct {
 	Workers        int
 	ReconcileEvery time.Duration // negative disables the periodic reconcile
 	JobRetryDelay  func(attempt int) time.Duration
-	LockRetry      time.Duration // how soon a request job busy on its key tries again
+	LockRetry      time.Duration  // how soon a request job busy on its key tries again
 	Pacing         []forge.Window // nil: GitHub's limits
 	Retry          forge.RetryPolicy
 	// ShutdownGrace is how long running jobs may finish on shutdown before
