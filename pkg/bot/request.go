@@ -126,6 +126,9 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 		return b.publishStatus(ctx, c, r.Repo, n, cfg, st)
 	}
 	st.Phase, st.PR = PhasePROpen, prRef(res.PR)
+	if req.Approval.SelfServe() {
+		st.Phase = PhaseApproved // nobody needs to approve: ready to merge
+	}
 	for _, ch := range res.Plan.Changes {
 		st.Files = append(st.Files, ch.Path)
 	}

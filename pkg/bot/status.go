@@ -30,7 +30,7 @@ const (
 
 var phaseNames = map[Phase]string{
 	PhaseReceived: "received", PhaseInvalid: "invalid", PhasePROpen: "waiting for approval",
-	PhaseApproved: "approved", PhaseMerged: "merged", PhaseApplying: "applying",
+	PhaseApproved: "approved, ready to merge", PhaseMerged: "merged", PhaseApplying: "applying",
 	PhaseProvisioning: "provisioning", PhaseActive: "active", PhaseFailed: "failed",
 	PhaseClosed: "closed", PhaseBlocked: "blocked", PhaseDecommissioning: "decommissioning",
 }

@@ -101,7 +101,7 @@ func TestIssueFormBecomesOnePullRequest(t *testing.T) {
 		t.Errorf("coupled tfvars on the branch:\n%s", tfvars)
 	}
 	comments := botComments(s, n)
-	if len(comments) != 1 || !strings.Contains(comments[0].Body, "waiting for approval") || !strings.Contains(comments[0].Body, "#"+strconv.Itoa(pr.Number)) {
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "ready to merge") || !strings.Contains(comments[0].Body, "#"+strconv.Itoa(pr.Number)) {
 		t.Errorf("status comments: %+v", comments)
 	}
 }
@@ -267,7 +267,7 @@ func TestInvalidRequestThenFixed(t *testing.T) {
 		t.Fatalf("after the fix: %d pull requests", len(prs))
 	}
 	comments = botComments(s, n)
-	if len(comments) != 1 || !strings.Contains(comments[0].Body, "waiting for approval") {
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "ready to merge") {
 		t.Errorf("status comment after the fix: %+v", comments)
 	}
 	if hasLabel(s, n, "rds-invalid") {
