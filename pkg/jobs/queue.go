@@ -40,8 +40,9 @@ var _ webhook.Store = (*Queue)(nil)
 type backend interface {
 	// acceptBatch stores deliveries in one transaction: a delivery log row
 	// each (with the payload) and, for a delivery seen for the first time
-	// that is not a no-op, its job. dup[i] reports that ds[i]'s id was
-	// already logged.
+	// that is not a no-op, its job (Postgres: in the same transaction;
+	// SQLite: by the forwarder, soon after). dup[i] reports that ds[i]'s id
+	// was already logged.
 	acceptBatch(ctx context.Context, ds []webhook.Delivery) (dup []bool, err error)
 	// deliveryPayload reads a logged delivery's payload, or reports that it
 	// was processed already; errNotLogged when the id is not in the log.
@@ -52,6 +53,7 @@ type backend interface {
 	// enqueueRequest bumps the key's request counter and inserts its job,
 	// unless one is already waiting or running.
 	enqueueRequest(ctx context.Context, r Request) error
+	// tryLock takes a request key's lock without waiting.
 	tryLock(ctx context.Context, key string) (release func(), ok bool, err error)
 	// lockDelivery serialises jobs for one delivery id, where a backend can
 	// create two (the SQLite forwarder after a crash).
@@ -126,9 +128,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// Accept stores a webhook delivery durably, deduplicated by its id, and
-// creates the job that will process it (none for a no-op such as ping). It
-// returns once the transaction has committed. It implements webhook.Store.
+// Accept stores a webhook delivery durably, deduplicated by its id, and sees
+// to it that a job will process it (none for a no-op such as ping). It returns
+// once the delivery is committed. It implements webhook.Store.
 func (q *Queue) Accept(ctx context.Context, d webhook.Delivery) (duplicate bool, err error) {
 	var errs []error
 	if d.ID == "" {
