@@ -107,7 +107,7 @@ const (
 	OutcomeRetry     Outcome = "retry"     // handler failed; the job will be tried again
 	OutcomeDiscarded Outcome = "discarded" // handler failed on the last attempt
 	OutcomeCancelled Outcome = "cancelled" // handler returned Permanent: not retried
-	OutcomeSnoozed   Outcome = "snoozed"   // the request's key was busy; tried again after LockRetry
+	OutcomeSnoozed   Outcome = "snoozed"   // its request key (or delivery id) was locked by another job; tried again after LockRetry
 )
 
 // Observer receives metrics. Implementations must be safe for concurrent use
