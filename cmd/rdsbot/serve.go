@@ -54,6 +54,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	reconcile := envFlag(fs, c, "reconcile-every", "RDSBOT_RECONCILE_EVERY", "15m", "period of the reconcile job; 0 disables it")
 	grace := envFlag(fs, c, "shutdown-grace", "RDSBOT_SHUTDOWN_GRACE", "20s", "time running jobs get to finish on shutdown")
 	cfgFile := envFlag(fs, c, "config", "RDSBOT_CONFIG", "", "rdsbot.yaml with routing defaults (labels, dispatch workflow); repositories' own files win")
+	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance) ($RDSBOT_INTAKE_ONLY)")
 	level := envFlag(fs, c, "log-level", "RDSBOT_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -113,7 +114,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	srv, err := server.New(ctx, server.Config{
 		GitHubURL: *githubURL, AppID: id, PrivateKey: key, WebhookSecrets: secrets,
 		SQLitePath: store, DatabaseURL: *dbURL, Workers: nWorkers, ReconcileEvery: every,
-		ShutdownGrace: graceD, Defaults: defaults, Logger: log,
+		ShutdownGrace: graceD, Defaults: defaults, Logger: log, IntakeOnly: *intakeOnly,
 	})
 	if err != nil {
 		return err

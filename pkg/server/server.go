@@ -42,6 +42,11 @@ type Config struct {
 	// ShutdownGrace is how long running jobs may finish on shutdown before
 	// they are handed back to the queue (default 20s).
 	ShutdownGrace time.Duration
+	// IntakeOnly accepts and stores deliveries but runs no jobs: a replica
+	// that only takes webhooks (several replicas share a Postgres store), or
+	// one kept quiet during maintenance. Its deliveries wait in the store for
+	// a replica that works jobs.
+	IntakeOnly bool
 	// Defaults route deliveries before a repository's rdsbot.yaml is read.
 	Defaults *config.Config
 	Logger   *slog.Logger
@@ -194,8 +199,10 @@ func (s *Server) Stop(ctx context.Context) error {
 // Serve listens on ln until ctx ends, then shuts down gracefully: it stops
 // taking deliveries first, then stops the workers.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if err := s.Start(ctx); err != nil {
-		return err
+	if !s.cfg.IntakeOnly {
+		if err := s.Start(ctx); err != nil {
+			return err
+		}
 	}
 	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
