@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -100,5 +101,9 @@ func (a *App) HookDeliveries(ctx context.Context, since time.Time) ([]HookDelive
 // Redeliver asks GitHub to send a delivery again.
 func (a *App) Redeliver(ctx context.Context, id int64) error {
 	_, _, err := a.jwt.Apps.RedeliverHookDelivery(ctx, id)
+	var accepted *github.AcceptedError
+	if errors.As(err, &accepted) {
+		return nil // 202: GitHub queued the new attempt
+	}
 	return wrap("redeliver hook delivery", err)
 }

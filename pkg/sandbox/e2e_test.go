@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -387,6 +388,115 @@ func TestRejectedDeliveries(t *testing.T) {
 	for kind, k := range st.Kinds {
 		if k.Available+k.Running+k.Retryable+k.Scheduled > 0 {
 			t.Errorf("jobs of kind %s enqueued: %+v", kind, k)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	s := start(t, Options{})
+	n, err := s.Fake.As(Requester).OpenIssueForm(s.Repo, form, "orders database", ordersAnswers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	pr := requestPulls(s)[0]
+
+	// /rds plan on the pull request: the diff, on the request's pull request.
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, pr.Number, "/rds plan"); err != nil {
+		t.Fatal(err)
+	}
+	// An outsider's command is refused, politely and without effect.
+	s.Fake.AddUser("mallory")
+	if _, err := s.Fake.As("mallory").Comment(s.Repo, n, "/rds retry"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	var plan, reply string
+	for _, c := range botComments(s, pr.Number) {
+		if strings.Contains(c.Body, bot.PlanMarker) {
+			plan = c.Body
+		}
+	}
+	for _, c := range botComments(s, n) {
+		if strings.Contains(c.Body, bot.ReplyMarker) {
+			reply = c.Body
+		}
+	}
+	if !strings.Contains(plan, "already holds this request") && !strings.Contains(plan, "```diff") {
+		t.Errorf("plan comment:\n%s", plan)
+	}
+	if !strings.Contains(reply, "@mallory: only the requester") {
+		t.Errorf("reply to an outsider:\n%s", reply)
+	}
+	// The requester's /rds status refreshes the status and answers in the
+	// same reply comment.
+	if _, err := s.Fake.As(Requester).Comment(s.Repo, n, "thanks\n/rds status"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	replies := 0
+	for _, c := range botComments(s, n) {
+		if strings.Contains(c.Body, bot.ReplyMarker) {
+			replies++
+			reply = c.Body
+		}
+	}
+	if replies != 1 || !strings.Contains(reply, "@"+Requester+": the status comment") {
+		t.Errorf("%d reply comments; last:\n%s", replies, reply)
+	}
+}
+
+// A request whose webhook was lost is picked up by the reconcile.
+func TestReconcileRepairsLostWebhook(t *testing.T) {
+	s := start(t, Options{})
+	s.Fake.DropWebhooks(1, "issues")
+	if _, err := s.Fake.As(Requester).OpenIssueForm(s.Repo, form, "orders database", ordersAnswers); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if len(requestPulls(s)) != 0 {
+		t.Fatal("the dropped delivery arrived anyway")
+	}
+	if err := s.Server.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if prs := requestPulls(s); len(prs) != 1 {
+		t.Fatalf("%d pull requests after the reconcile, want 1", len(prs))
+	}
+	// A second reconcile finds nothing to do.
+	writes := s.Server.App().Metrics().Snapshot().Writes
+	if err := s.Server.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if w := s.Server.App().Metrics().Snapshot().Writes - writes; w != 0 {
+		t.Errorf("an idle reconcile made %d writes", w)
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	s := start(t, Options{})
+	if _, err := s.Fake.As(Requester).OpenIssueForm(s.Repo, form, "orders database", ordersAnswers); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	for path, want := range map[string][]string{
+		"/healthz": {"ok"},
+		"/readyz":  {"ready"},
+		"/metrics": {`rdsbot_webhook_deliveries_total{event="issues",outcome="accepted"}`, `rdsbot_jobs_total{kind="rdsbot_request",outcome="completed"}`,
+			`rdsbot_github_calls_total{endpoint="POST /repos/{owner}/{repo}/pulls"`, "rdsbot_github_rate_limit_remaining", "rdsbot_queue_jobs"},
+	} {
+		resp, err := http.Get(s.ServerURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, w := range want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
 		}
 	}
 }

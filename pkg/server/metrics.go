@@ -84,6 +84,14 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
+	if s.Kinds == nil {
+		s.Kinds = map[string]jobs.KindStats{}
+	}
+	for _, kind := range []string{jobs.KindDelivery, jobs.KindRequest} {
+		if _, ok := s.Kinds[kind]; !ok {
+			s.Kinds[kind] = jobs.KindStats{} // an empty queue still has its series
+		}
+	}
 	for kind, k := range s.Kinds {
 		for state, n := range map[string]int64{"available": k.Available, "running": k.Running, "retryable": k.Retryable, "scheduled": k.Scheduled} {
 			ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), kind, state)

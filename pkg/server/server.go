@@ -225,3 +225,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return errors.Join(serveErr, httpErr, s.Stop(context.Background()))
 }
+
+// Reconcile runs the bot's reconcile now (tests, and operators through the
+// sandbox); the queue also runs it every Config.ReconcileEvery.
+func (s *Server) Reconcile(ctx context.Context) error { return s.bot.Reconcile(ctx) }
