@@ -4,7 +4,6 @@
 GO       ?= go
 PKGS     ?= ./...
 BIN      ?= bin/rdsbot
-BENCHTIME ?= 1x
 
 .PHONY: githubfake-schemas all build test test-short lint fmt vet staticcheck bench demo gen gen-check validate clean fuzz
 
