@@ -217,6 +217,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	httpErr := srv.Shutdown(shutCtx)
+	if errors.Is(httpErr, context.DeadlineExceeded) {
+		// Connections still open (or dialled and never used) after the
+		// grace: their deliveries were not acknowledged, so GitHub will
+		// redeliver them. Close them.
+		httpErr = srv.Close()
+	}
 	if httpErr != nil {
 		httpErr = fmt.Errorf("stop http server: %w", httpErr)
 	}
