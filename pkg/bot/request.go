@@ -92,7 +92,7 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 		return b.markInvalid(ctx, c, r.Repo, issue, cfg, st, contract.Problems{{Field: "baseBranch", Value: req.BaseBranch, Message: err.Error(), Severity: contract.Error}})
 	}
 	res, err := c.Propose(ctx, forge.Proposal{
-		Repo: r.Repo, Base: base, Managed: managedLabels(rc),
+		Repo: r.Repo, Base: base, Managed: managedLabels(rc), KeepCurrent: true,
 		Plan: func(ctx context.Context, snap fs.FS, baseSHA string) (*gitops.Plan, error) {
 			return planAt(snap, raw, st.RequestID, n, issue)
 		},

@@ -33,6 +33,14 @@ type Proposal struct {
 	Managed func(label string) bool
 	// Draft opens new pull requests as drafts.
 	Draft bool
+	// KeepCurrent leaves a bot branch alone when the base moved but none of
+	// the plan's files changed under it: the branch's copies of those files
+	// are already what a plan on the new base writes, so the pull request
+	// still shows exactly the change set and merges cleanly. Rebuilding it
+	// anyway would make a new commit (which may dismiss approvals and
+	// re-runs checks) for nothing. Without it the branch is rebuilt on every
+	// new base.
+	KeepCurrent bool
 }
 
 // Result is what Propose did.
@@ -168,6 +176,15 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 		if !upToDate && !c.isBot(hc.Author) {
 			return nil, false, &BranchNotOursError{Repo: repo, Branch: plan.Branch, Head: head, Author: hc.Author}
 		}
+		if !upToDate && p.KeepCurrent {
+			current, err := c.holds(ctx, repo, head, changes)
+			if err != nil {
+				return nil, false, err
+			}
+			if current {
+				return c.finishPull(ctx, owner, name, p, plan, *base, res, false)
+			}
+		}
 	}
 	cs := ChangeSet{Branch: plan.Branch, Base: baseSHA, Head: head, Message: plan.CommitMessage, Changes: plan.Changes}
 	sha, made, err := c.commitChangeSet(ctx, snap, cs, changes, want)
@@ -182,7 +199,12 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 		res.Commit = sha
 		res.BranchCreated = head == ""
 	}
-	pr, created, edited, err := c.upsertPull(ctx, owner, name, plan, *base, res.BranchCreated, made, p.Draft)
+	return c.finishPull(ctx, owner, name, p, plan, *base, res, made)
+}
+
+// finishPull opens or updates the pull request and its labels.
+func (c *Client) finishPull(ctx context.Context, owner, name string, p Proposal, plan *gitops.Plan, base string, res *Result, made bool) (*Result, bool, error) {
+	pr, created, edited, err := c.upsertPull(ctx, owner, name, plan, base, res.BranchCreated, made, p.Draft)
 	if err != nil {
 		return nil, false, err
 	}
@@ -195,6 +217,31 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 		return nil, false, err
 	}
 	return res, false, nil
+}
+
+// holds reports whether commit head already has every file of the change
+// set with exactly the planned content (and the deleted ones absent). The
+// commit's tree is read once and cached by its id, like any snapshot.
+func (c *Client) holds(ctx context.Context, repo, head string, changes []fileChange) (bool, error) {
+	snap, err := c.SnapshotAt(ctx, repo, head)
+	if err != nil {
+		return false, err
+	}
+	for _, ch := range changes {
+		e, ok, err := snap.ix.entry(ctx, snap.fetchTree, ch.path)
+		if err != nil {
+			return false, wrap("read tree of "+head, err)
+		}
+		switch {
+		case ch.delete:
+			if ok {
+				return false, nil
+			}
+		case !ok || e.typ != "blob" || e.sha != blobHash(ch.content):
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // branchHead is a branch's head commit, "" when the branch does not exist.

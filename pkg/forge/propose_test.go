@@ -404,3 +404,53 @@ func TestProposeConcurrentSameRequest(t *testing.T) {
 		t.Errorf("%d heads, %d commits made, %d pull requests; want 1 each", len(commits), made, len(e.fake.PullRequests(repo)))
 	}
 }
+
+// TestProposeKeepCurrent: with KeepCurrent, a push to main that leaves the
+// plan's files alone writes nothing (the pull request still shows exactly
+// the change set and merges cleanly); a push that changes one of them
+// rebuilds the branch on the new main.
+func TestProposeKeepCurrent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := proposal(nil)
+	p.KeepCurrent = true
+	first, err := e.client.Propose(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := first.Plan.Branch
+	if _, err := e.fake.As("alice").Push(repo, "main", githubfake.Change{Message: "docs", Files: map[string]string{"README.md": "# infra\n\nmore\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	writes := e.app.Metrics().Snapshot().Writes
+	kept, err := e.client.Propose(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Commit != "" || e.fake.BranchSHA(repo, branch) != first.Commit {
+		t.Errorf("an unrelated push rebuilt the branch: %+v", kept)
+	}
+	if w := e.app.Metrics().Snapshot().Writes - writes; w != 0 {
+		t.Errorf("%d writes for a branch that is still current", w)
+	}
+	if pr := must[githubfake.PullInfo](t)(e.fake.PullRequest(repo, first.PR.Number)); !pr.Mergeable {
+		t.Errorf("kept pull request is not mergeable (%s)", pr.MergeableState)
+	}
+	// main changes a file of the change set: the branch is rebuilt on it.
+	path := first.Plan.Changes[0].Path
+	old := string(first.Plan.Changes[0].Old)
+	moved, err := e.fake.As("alice").Push(repo, "main", githubfake.Change{Message: "touch", Files: map[string]string{path: "# edited on main\n" + old}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := e.client.Propose(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt.Commit == "" || rebuilt.BaseSHA != moved {
+		t.Fatalf("a push touching %s did not rebuild the branch: %+v", path, rebuilt)
+	}
+	if got := must[[]byte](t)(e.fake.File(repo, branch, path)); !strings.HasPrefix(string(got), "# edited on main\n") {
+		t.Errorf("%s on the branch lost main's edit:\n%s", path, got)
+	}
+}

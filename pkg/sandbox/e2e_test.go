@@ -500,3 +500,44 @@ func TestMetricsAndHealth(t *testing.T) {
 		}
 	}
 }
+
+// A merge in one environment leaves another environment's pull request
+// alone: no rebuild on the push, none on the next reconcile.
+func TestUnrelatedMergeKeepsOtherPullRequests(t *testing.T) {
+	s := start(t, Options{})
+	staging := map[string]string{}
+	for k, v := range ordersAnswers {
+		staging[k] = v
+	}
+	staging["Environment"] = "staging"
+	if _, err := s.Fake.As(Requester).OpenIssueForm(s.Repo, form, "orders test", ordersAnswers); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fake.As(Requester).OpenIssueForm(s.Repo, form, "orders staging", staging); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	heads := map[string]int{}
+	for _, pr := range requestPulls(s) {
+		heads[pr.Head] = pr.Number
+	}
+	stagingHead := s.Fake.BranchSHA(s.Repo, "rds/staging/orders_service")
+	if _, err := s.Fake.As(Platform).Merge(s.Repo, heads["rds/test/orders_service"], "merge"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	writes := s.Server.App().Metrics().Snapshot().Writes
+	if err := s.Server.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if got := s.Fake.BranchSHA(s.Repo, "rds/staging/orders_service"); got != stagingHead {
+		t.Errorf("the staging branch was rebuilt after a merge in test")
+	}
+	if w := s.Server.App().Metrics().Snapshot().Writes - writes; w != 0 {
+		t.Errorf("a reconcile after an unrelated merge made %d writes", w)
+	}
+	if pr, _ := s.Fake.PullRequest(s.Repo, heads["rds/staging/orders_service"]); !pr.Mergeable {
+		t.Errorf("staging pull request not mergeable: %s", pr.MergeableState)
+	}
+}
