@@ -222,3 +222,31 @@ func TestCoupledMode(t *testing.T) {
 		t.Errorf("enabling coupled mode on an ephemeral cluster: %v", err)
 	}
 }
+
+// TestSingleFileCatalog: a repository that keeps the original single catalog
+// file (keyed by database name) is planned without moving anything; the
+// same name in a second environment is refused, never overwritten.
+func TestSingleFileCatalog(t *testing.T) {
+	repo := gitops.Overlay(rdsbot.Example(), []gitops.Change{
+		{Path: "rdsbot.yaml", New: []byte("catalog:\n  layout: single-file\n  path: docs/rds-catalog.yaml\n")},
+		{Path: "docs/rds-catalog.yaml", New: []byte("version: \"1.0\"\ndomain: platform-core\nowner: platform-team\nlast_updated: \"2026-01-31\"\nmanaged_by: platform-team\ndatabases: {}\n# Example structure:\n#   <name>:\n#     metadata: {...}\n")},
+	})
+	p := planner(t, repo)
+	plan, err := p.PlanRequest(repo, request(t, p, map[string]string{"environment": "dev"}), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, c := range plan.Changes {
+		paths = append(paths, c.Path)
+	}
+	if strings.Join(paths, " ") != "docs/rds-catalog.yaml envs/dev-rds/terraform.tfvars" {
+		t.Fatalf("changed %v", paths)
+	}
+	golden.Assert(t, "testdata/single-file-catalog.golden", plan.Files()["docs/rds-catalog.yaml"])
+	after := gitops.Overlay(repo, plan.Changes)
+	_, err = p.PlanRequest(after, request(t, p, map[string]string{"environment": "staging"}), now)
+	if !errors.Is(err, catalog.ErrConflict) {
+		t.Errorf("the same name in a second environment: %v", err)
+	}
+}
