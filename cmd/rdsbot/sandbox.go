@@ -60,10 +60,9 @@ then watch it:
   curl -s %[1]s/repos/%[2]s/pulls -H 'Authorization: token %[4]s'
   curl -s %[1]s/repos/%[2]s/issues/<number>/comments -H 'Authorization: token %[4]s'
 
-gh works too: GH_HOST is not needed, point it at the API with
-  GH_TOKEN=%[4]s gh api --hostname %[5]s ... (plain HTTP: use curl if gh refuses)
-Metrics: %[6]s/metrics
-`, s.GitHubURL, s.Repo, sandbox.Requester, token, s.GitHubURL, s.ServerURL)
+The fake serves plain HTTP (gh insists on HTTPS for Enterprise hosts, so use curl).
+rdsbot's metrics: %[5]s/metrics
+`, s.GitHubURL, s.Repo, sandbox.Requester, token, s.ServerURL)
 	<-ctx.Done()
 	return nil
 }
