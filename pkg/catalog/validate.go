@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -134,7 +136,7 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 	}
 	stNode, st := get(keyStatus, true)
 	if st != "" && !Status(st).Known() {
-		v.add(stNode, p+keyStatus, "%q is not a status of rds.request_status (%s)", st, joinStatuses(allStatuses))
+		v.add(stNode, p+keyStatus, "%q is not a status of rds.request_status (%s)", st, lifecycle.Join(lifecycle.Persisted(), ", "))
 	}
 	if k, x := lookup(md, "created_date"); k != nil {
 		v.date(x, p+"created_date")
@@ -170,7 +172,7 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 		switch {
 		case s == "":
 		case !s.Known():
-			v.add(sn, ep+".status", "%q is not a status of rds.request_status (%s)", s, joinStatuses(allStatuses))
+			v.add(sn, ep+".status", "%q is not a status of rds.request_status (%s)", s, lifecycle.Join(lifecycle.Persisted(), ", "))
 		case prev != "" && prev.Known():
 			if err := CheckTransition(prev, s); err != nil {
 				v.add(sn, ep+".status", "%v", err)
