@@ -46,6 +46,19 @@ type Config struct {
 	Teams     map[string]string `yaml:"teams"`
 	Approvals Approvals         `yaml:"approvals"`
 	Generated Generated         `yaml:"generated"`
+
+	// Permissions says who besides a request's requester may act on it.
+	Permissions Permissions `yaml:"permissions"`
+}
+
+// Permissions name the GitHub teams (slugs in the App's organisation) that
+// may act on requests that are not theirs. The requester always may.
+type Permissions struct {
+	// EditTeams may edit a request issue someone else opened; any other
+	// edit is not applied.
+	EditTeams []string `yaml:"edit_teams"`
+	// CommandTeams may run /rds commands on any request.
+	CommandTeams []string `yaml:"command_teams"`
 }
 
 // SchemaPaths locates the three schema files.
@@ -143,6 +156,10 @@ func Default() *Config {
 			"sre-team": "sre-team", "app-team": "app-team",
 		},
 		Approvals: Approvals{Mode: ModeBlocking, CheckName: "rdsbot/approval"},
+		Permissions: Permissions{
+			EditTeams:    []string{"platform-team"},
+			CommandTeams: []string{"platform-team"},
+		},
 		Generated: Generated{
 			IssueForm:         ".github/ISSUE_TEMPLATE/rds-request.yml",
 			DispatchWorkflow:  ".github/workflows/create-rds-database.yml",
@@ -170,7 +187,10 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-var branchVar = regexp.MustCompile(`\{[a-z]+\}`)
+var (
+	branchVar = regexp.MustCompile(`\{[a-z]+\}`)
+	teamSlug  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
+)
 
 // Check validates the configuration.
 func (c *Config) Check() error {
@@ -217,6 +237,13 @@ func (c *Config) Check() error {
 	case ModeBlocking, ModeWarn:
 	default:
 		bad("approvals.mode", "must be %s or %s, got %q", ModeBlocking, ModeWarn, c.Approvals.Mode)
+	}
+	for field, teams := range map[string][]string{"permissions.edit_teams": c.Permissions.EditTeams, "permissions.command_teams": c.Permissions.CommandTeams} {
+		for _, t := range teams {
+			if !teamSlug.MatchString(t) {
+				bad(field, "%q is not a team slug (lowercase letters, digits, '-' and '_')", t)
+			}
+		}
 	}
 	for _, l := range []struct{ field, v string }{
 		{"labels.request", c.Labels.Request}, {"labels.pull_request", c.Labels.PullRequest},

@@ -398,6 +398,20 @@ func (l *Ledger) PullIssue(ctx context.Context, repo string, pull int) (issue in
 	return issue, branch, true, nil
 }
 
+// BranchIssue returns the request whose pull request the App opened most
+// recently on branch.
+func (l *Ledger) BranchIssue(ctx context.Context, repo, branch string) (int, bool, error) {
+	var n int
+	err := l.db.QueryRowContext(ctx, l.q(`SELECT issue FROM rdsbot_pull WHERE repo = ? AND branch = ? ORDER BY pull DESC LIMIT 1`), repo, branch).Scan(&n)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("ledger: branch issue: %w", err)
+	}
+	return n, true, nil
+}
+
 // Pulls lists the pull requests the App opened for a request, oldest first.
 func (l *Ledger) Pulls(ctx context.Context, repo string, issue int) ([]int, error) {
 	rows, err := l.db.QueryContext(ctx, l.q(`SELECT pull FROM rdsbot_pull WHERE repo = ? AND issue = ? ORDER BY pull`), repo, issue)
