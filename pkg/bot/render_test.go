@@ -65,7 +65,7 @@ func TestDispatchIssueIsInert(t *testing.T) {
 	inputs := map[string]any{
 		"base_branch": "main", "environment": "dev",
 		"database_name": "x` @acme/platform-team ![i](https://evil.example/p.png) `",
-		"username": "a\n\n### Owning team\n\nsecurity-team", "owner": "app-team",
+		"username":      "a\n\n### Owning team\n\nsecurity-team", "owner": "app-team",
 		"user": "jane\n## Approved by @acme/security-team", "domain": "delivery",
 		"risk": "low", "size": "small", "initial_schema": "none",
 	}
@@ -101,7 +101,7 @@ func TestRenderStatus(t *testing.T) {
 		"blocked": {RequestID: "RDS-0042", Status: blocked, Environment: "prod", Database: "pay_db", PR: pr},
 		"name-taken": {RequestID: "RDS-0044", Environment: "prod", Database: "x`y",
 			Status: lifecycle.Status{State: lifecycle.Pending, Reason: lifecycle.NameTaken, Message: "held by #42", Action: "Choose another name."}},
-		"merged": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.Merged, "Pull request #43 was merged."), Environment: "prod", Database: "pay_db", PR: pr},
+		"merged":    {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.Merged, "Pull request #43 was merged."), Environment: "prod", Database: "pay_db", PR: pr},
 		"withdrawn": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.IssueClosed, "closed"), Environment: "prod", Database: "pay_db", PR: &PRRef{Number: 43, Closed: true, Branch: "rds/prod/pay_db"}},
 	}
 	for name, s := range cases {

@@ -8,18 +8,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"html"
-	"regexp"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rdsbot/rdsbot/pkg/md/mdtest"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
+	"github.com/rdsbot/rdsbot/pkg/md/mdtest"
 )
 
 const form = ".github/ISSUE_TEMPLATE/rds-request.yml"
