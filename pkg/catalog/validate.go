@@ -3,8 +3,8 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
