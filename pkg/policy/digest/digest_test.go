@@ -213,8 +213,8 @@ func TestDigestChangesOnlyWithContent(t *testing.T) {
 		"tfvars whitespace": edit(base, tfvars, func(b []byte) []byte {
 			return []byte(strings.ReplaceAll(strings.ReplaceAll(string(b), " = ", "   =   "), "\n", "\n\n"))
 		}),
-		"tfvars comments": edit(base, tfvars, replace("application_databases = {", "# reviewed\napplication_databases = { // inline\n  /* block */")),
-		"tfvars quoted keys": edit(base, tfvars, replace("orders_service = {", `"orders_service" = {`)),
+		"tfvars comments":        edit(base, tfvars, replace("application_databases = {", "# reviewed\napplication_databases = { // inline\n  /* block */")),
+		"tfvars quoted keys":     edit(base, tfvars, replace("orders_service = {", `"orders_service" = {`)),
 		"tfvars number spelling": edit(base, tfvars, replace("allocated_storage           = 50", "allocated_storage = 50.0")),
 		"catalog reordered":      edit(base, cat, reorderYAML(t)),
 		"catalog comment":        edit(base, cat, replace("databases:\n", "databases: # entries\n")),
