@@ -190,18 +190,15 @@ func fileChanges(f File, rules []volatileRule) []Change {
 			applicable = append(applicable, r.key)
 		}
 	}
-	oldL, errOld := side(f.Path, f.Old)
-	newL, errNew := side(f.Path, f.New)
+	oldL, errOld := side(f.Path, f.Old, applicable)
+	newL, errNew := side(f.Path, f.New, applicable)
 	if errOld != nil || errNew != nil {
 		oldL, newL = byBytes(f.Old), byBytes(f.New)
-		applicable = nil
 	}
 	var out []Change
-	add := func(k string, l leaf, op Op, o, n string) {
-		for _, p := range applicable {
-			if len(l.path) > 0 && p.match(l.path) {
-				return
-			}
+	add := func(k string, op Op, o, n string) {
+		if o == "volatile" || n == "volatile" {
+			return
 		}
 		out = append(out, Change{File: f.Path, Key: k, Op: op, Old: o, New: n})
 	}
@@ -209,32 +206,32 @@ func fileChanges(f File, rules []volatileRule) []Change {
 		n, ok := newL[k]
 		switch {
 		case !ok:
-			add(k, o, Removed, o.value, "")
-		case n.value != o.value:
-			add(k, o, Changed, o.value, n.value)
+			add(k, Removed, o, "")
+		case n != o:
+			add(k, Changed, o, n)
 		}
 	}
 	for k, n := range newL {
 		if _, ok := oldL[k]; !ok {
-			add(k, n, Added, "", n.value)
+			add(k, Added, "", n)
 		}
 	}
 	return out
 }
 
 // side flattens one side; an absent file has no leaves.
-func side(p string, b []byte) (map[string]leaf, error) {
+func side(p string, b []byte, volatile []pattern) (map[string]string, error) {
 	if b == nil {
 		return nil, nil
 	}
-	return flatten(p, b)
+	return flatten(p, b, volatile)
 }
 
 // byBytes is a file digested by its content hash.
-func byBytes(b []byte) map[string]leaf {
+func byBytes(b []byte) map[string]string {
 	if b == nil {
 		return nil
 	}
 	sum := sha256.Sum256(b)
-	return map[string]leaf{"": {value: "sha256:" + hex.EncodeToString(sum[:])}}
+	return map[string]string{"": "sha256:" + hex.EncodeToString(sum[:])}
 }

@@ -18,24 +18,20 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxLeaves bounds the leaves one file may flatten to; a larger file is
-// digested by its bytes, so a hostile file cannot make rdsbot allocate
-// without bound.
-const MaxLeaves = 100_000
+// MaxLeaves bounds the leaves one file may flatten to (a catalog entry is
+// about a dozen); a larger file is digested by its bytes, so a hostile file
+// cannot make rdsbot allocate without bound.
+const MaxLeaves = 500_000
 
 // maxDepth bounds nesting (and YAML alias chains).
 const maxDepth = 200
 
-// leaf is one flattened value.
-type leaf struct {
-	path  []segment
-	value string
-}
-
-// leaves collects a file's leaves, refusing duplicates and overflow.
+// leaves collects a file's leaves (rendered key path → canonical value),
+// leaving out volatile ones and refusing duplicates and overflow.
 type leaves struct {
-	byKey map[string]leaf
-	nodes int // YAML nodes visited, aliases included
+	byKey    map[string]string
+	volatile []pattern
+	nodes    int // YAML nodes visited, aliases included
 }
 
 var (
@@ -52,7 +48,17 @@ func (l *leaves) add(p []segment, value string) error {
 	if _, dup := l.byKey[k]; dup {
 		return fmt.Errorf("%w %s", errDuplicate, k)
 	}
-	l.byKey[k] = leaf{path: append([]segment(nil), p...), value: value}
+	if len(p) > 0 {
+		for _, v := range l.volatile {
+			if v.match(p) {
+				// Still recorded for duplicate detection, without a value
+				// that could differ.
+				l.byKey[k] = "volatile"
+				return nil
+			}
+		}
+	}
+	l.byKey[k] = value
 	return nil
 }
 
@@ -82,8 +88,8 @@ func fileKind(p string) string {
 
 // flatten returns the leaves of one side of a file, or an error when the
 // file must be digested by its bytes.
-func flatten(p string, src []byte) (map[string]leaf, error) {
-	l := &leaves{byKey: map[string]leaf{}}
+func flatten(p string, src []byte, volatile []pattern) (map[string]string, error) {
+	l := &leaves{byKey: map[string]string{}, volatile: volatile}
 	var err error
 	switch fileKind(p) {
 	case "hcl":

@@ -2,7 +2,6 @@ package digest
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -17,7 +16,23 @@ type segment struct {
 func name(s string) segment { return segment{name: s} }
 func index(i int) segment   { return segment{index: i, isIndex: true} }
 
-var bare = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+// bare reports whether a name is written without quotes:
+// [A-Za-z_][A-Za-z0-9_-]*.
+func bare(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // render writes a key path in canonical form: bare names where they are
 // identifiers, quoted otherwise, joined by dots; indexes in brackets.
@@ -25,13 +40,15 @@ func render(path []segment) string {
 	var b strings.Builder
 	for i, s := range path {
 		if s.isIndex {
-			fmt.Fprintf(&b, "[%d]", s.index)
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
 			continue
 		}
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		if bare.MatchString(s.name) {
+		if bare(s.name) {
 			b.WriteString(s.name)
 		} else {
 			b.WriteString(strconv.Quote(s.name))
