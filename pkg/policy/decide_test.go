@@ -123,8 +123,11 @@ func TestNewNeedsATeamForEveryGroup(t *testing.T) {
 	}
 	cfg := *p.Config
 	cfg.Teams = map[string]string{"platform-team": "platform-team"}
+	cfg.Labels.AllowDelete = "delete-ok"
+	cfg.Approvals.BreakGlass.Label = "platform-approval"
 	_, err = policy.New(&cfg, p.Schema)
-	for _, want := range []string{`"security-team"`, `"database-team"`, "approval_routing prod-high-risk", "decommission"} {
+	for _, want := range []string{`"security-team"`, `"database-team"`, "approval_routing prod-high-risk", "decommission",
+		`labels.allow_delete is "delete-ok"`, `break_glass.label "platform-approval" is also an approval label`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
 		}

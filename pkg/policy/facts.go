@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/rdsbot/rdsbot/pkg/contract"
 )
 
 // Kind of request.
@@ -162,4 +164,15 @@ func (s *Static) Membership(_ context.Context, team, login string) (Membership, 
 		}
 	}
 	return NotMember, nil
+}
+
+// FromContract is the policy's view of a validated create request, with
+// every field for routing. Requesters are the accounts GitHub reported for
+// it (the issue author; the sender of a dispatch as well as the `user` it
+// recorded), never a name taken from the request's text alone.
+func FromContract(r *contract.Request, requesters ...Actor) Request {
+	return Request{
+		Kind: KindCreate, Environment: r.Environment, Risk: r.Risk, Size: r.Size,
+		Fields: r.Fields(), Requesters: requesters,
+	}
 }

@@ -64,6 +64,16 @@ func New(cfg *config.Config, set *schema.Set) (*Policy, error) {
 		needTeam("decommission", g)
 	}
 	addLabel("decommission", d.Label, d.Group)
+	// rdsbot.yaml names the same labels for the bot's messages; they must
+	// be the ones the schema requires.
+	if d.Label != "" && !strings.EqualFold(d.Label, cfg.Labels.AllowDelete) {
+		errs = append(errs, fmt.Errorf("policy: labels.allow_delete is %q but the schema's decommission label is %q", cfg.Labels.AllowDelete, d.Label))
+	}
+	if len(set.Request.LabelRequirements) > 0 && !slices.ContainsFunc(set.Request.LabelRequirements, func(lr schema.LabelRequirement) bool {
+		return strings.EqualFold(lr.Label, cfg.Labels.PlatformApproval)
+	}) {
+		errs = append(errs, fmt.Errorf("policy: labels.platform_approval %q is not a label of the schema's label_requirements", cfg.Labels.PlatformApproval))
+	}
 	bg := cfg.Approvals.BreakGlass
 	if _, clash := p.labels[strings.ToLower(bg.Label)]; clash {
 		errs = append(errs, fmt.Errorf("policy: approvals.break_glass.label %q is also an approval label", bg.Label))

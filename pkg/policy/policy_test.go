@@ -421,3 +421,27 @@ func TestGatePasses(t *testing.T) {
 }
 
 func State(s string) string { return policy.State(s) }
+
+// TestFromContract routes a validated request through every field.
+func TestFromContract(t *testing.T) {
+	p, err := gitops.New(rdsbot.Example())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, probs := contract.Validate(p.Schema, contract.FromFlags(map[string]string{
+		"databaseName": "orders", "username": "orders_app", "owner": "app-team", "environment": "prod",
+		"domain": "delivery", "risk": "high", "size": "large", "requester": "jane-doe",
+		"backupRetentionDays": "14", "multiAz": "true",
+	}))
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := newPolicy(t)
+	r, err := pol.Evaluate(context.Background(), policy.Input{Request: policy.FromContract(cr, jane), Pull: pull, App: app, Author: app, Digest: "d"}, &policy.Static{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rule != cr.Approval.Rule || len(r.Requirements) != len(cr.Approval.Reviewers)+len(cr.Approval.Labels) {
+		t.Errorf("policy routes %s with %d requirements, the contract %s %+v", r.Rule, len(r.Requirements), cr.Approval.Rule, cr.Approval)
+	}
+}
