@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/config"
-	"github.com/rdsbot/rdsbot/pkg/internal/md"
+	"github.com/rdsbot/rdsbot/pkg/md"
 )
 
 // Caps on rendered user text and lists, so one evaluation's markdown stays
@@ -16,22 +16,28 @@ const (
 	maxItems  = 10  // entries per list or cell; the rest are counted
 )
 
-// name renders a login, label or team as inert code.
-func name(s string) string { return md.Code(md.Truncate(s, maxName)) }
+// name renders a login, label or team as inert code; cellName the same
+// inside a table cell (pipes escaped).
+func name(s string) string     { return md.Code(md.Truncate(s, maxName)) }
+func cellName(s string) string { return md.Cell(md.Truncate(s, maxName)) }
 
+// reason renders rdsbot's own sentences, which embed team names and other
+// configured text, as escaped prose (pipes included).
 func reason(s string) string { return md.Text(md.Truncate(s, maxReason)) }
 
-func login(a Actor) string {
+func loginWith(a Actor, nm func(string) string) string {
 	if a.Login == "" {
 		return "an unknown account"
 	}
-	return name(a.Login)
+	return nm(a.Login)
 }
 
-func names(ss []string, sep string) string {
+func login(a Actor) string { return loginWith(a, name) }
+
+func names(ss []string, sep string, nm func(string) string) string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = name(s)
+		out[i] = nm(s)
 	}
 	return strings.Join(out, sep)
 }
@@ -49,13 +55,16 @@ func capped[T any](items []T, f func(T) string, sep string) string {
 	return strings.Join(parts, sep)
 }
 
-func attempt(a Attempt) string {
+func attemptWith(a Attempt, nm func(string) string) string {
 	via := reason(a.Via)
 	if a.Label != "" {
-		via += " " + name(a.Label)
+		via += " " + nm(a.Label)
 	}
-	return login(a.Actor) + " (" + via + "): " + reason(a.Reason)
+	return loginWith(a.Actor, nm) + " (" + via + "): " + reason(a.Reason)
 }
+
+func attempt(a Attempt) string     { return attemptWith(a, name) }
+func cellAttempt(a Attempt) string { return attemptWith(a, cellName) }
 
 // Render is the approval table in markdown, the same in the check run, the
 // pull request body and the request issue: each requirement, who satisfied
@@ -82,22 +91,25 @@ func Render(r *Result) string {
 			var what, status, by string
 			switch q.Kind {
 			case NeedReview:
-				what = "Approving review, group " + name(q.Groups[0])
+				what = "Approving review, group " + cellName(q.Groups[0])
 			case NeedHuman:
 				what = "One human approval (" + reason(q.Reason) + ")"
 			case NeedLabel:
-				what = "Label " + name(q.Label)
+				what = "Label " + cellName(q.Label)
 				if q.Reason != "" {
 					what += ": " + reason(q.Reason)
 				}
 			}
 			if q.Satisfied {
-				status, by = "✅ done", login(q.By)
+				status, by = "✅ done", loginWith(q.By, cellName)
 			} else {
-				status, by = "⏳ missing", "a member of "+names(q.Teams, " or ")
+				status, by = "⏳ missing", "a member of "+names(q.Teams, " or ", cellName)
 			}
-			stale := capped(q.Stale, attempt, "<br>")
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", md.Cell(what), md.Cell(status), md.Cell(by), md.Cell(stale))
+			stale := capped(q.Stale, cellAttempt, "<br>")
+			if stale == "" {
+				stale = " "
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", what, status, by, stale)
 		}
 	}
 	if len(r.Problems) > 0 {
