@@ -136,6 +136,9 @@ func (a *Actor) AddLabels(repoName string, number int, labels ...string) error {
 		if err != nil {
 			return err
 		}
+		if err := a.f.requireRole(r, u, "triage"); err != nil {
+			return err
+		}
 		a.f.addLabels(r, is, u, labels)
 		return nil
 	})
@@ -146,6 +149,9 @@ func (a *Actor) RemoveLabel(repoName string, number int, label string) error {
 	return a.do(repoName, func(r *repo, u *User) error {
 		is, err := issueIn(r, number)
 		if err != nil {
+			return err
+		}
+		if err := a.f.requireRole(r, u, "triage"); err != nil {
 			return err
 		}
 		return a.f.removeLabel(r, is, u, label)
@@ -202,6 +208,10 @@ func (a *Actor) Push(repoName, branch string, ch Change) (string, error) {
 		}
 		sig := Signature{Name: u.Login, Email: noreplyEmail(u), Date: a.f.now()}
 		sha = r.objects.putCommit(commitData{Tree: tree, Parents: []string{parent}, Author: sig, Committer: sig, Message: msg})
+		if err := a.f.refWriteAllowed(r, "refs/heads/"+branch, sha, u); err != nil {
+			sha = ""
+			return err
+		}
 		a.f.setRef(r, "refs/heads/"+branch, sha, u)
 		return nil
 	})

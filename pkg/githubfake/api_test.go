@@ -384,12 +384,14 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		_, err = gh.Issues.RemoveLabelForIssue(ctx, o, r, prNumber, "rds-request")
 		wantErr(t, err, 404, "Label does not exist")
 		events, _, err := gh.Issues.ListIssueEvents(ctx, o, r, prNumber, nil)
-		if err != nil || len(events) != 3 {
+		if err != nil {
 			t.Fatalf("events: %v %v", events, err)
 		}
 		who := []string{}
 		for _, e := range events {
-			who = append(who, e.GetEvent()+":"+e.GetLabel().GetName()+":"+e.GetActor().GetLogin())
+			if e.GetEvent() == "labeled" || e.GetEvent() == "unlabeled" {
+				who = append(who, e.GetEvent()+":"+e.GetLabel().GetName()+":"+e.GetActor().GetLogin())
+			}
 		}
 		if want := []string{"labeled:platform-approval:dana", "labeled:rds-request:alice", "unlabeled:rds-request:rdsbot[bot]"}; !slices.Equal(who, want) {
 			t.Fatalf("event actors: %v want %v", who, want)
