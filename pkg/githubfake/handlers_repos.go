@@ -27,8 +27,8 @@ func (f *Fake) getBranch(c *call) {
 	}
 	c.json(http.StatusOK, obj{
 		"name": branch, "commit": f.repoCommitJSON(r, sha, false),
-		"protected": r.protection[branch] != nil || len(r.activeRulesets(branch)) > 0,
-		"protection": f.branchProtectionSummary(r, branch),
+		"protected":      r.protection[branch] != nil || len(r.activeRulesets(branch)) > 0,
+		"protection":     f.branchProtectionSummary(r, branch),
 		"protection_url": f.repoAPI(r) + "/branches/" + branch + "/protection",
 		"_links":         obj{"self": f.repoAPI(r) + "/branches/" + branch, "html": f.baseURL + "/" + r.fullName() + "/tree/" + branch},
 	})

@@ -36,7 +36,7 @@ func (f *Fake) orgMembershipJSON(o *org, u *User, state string) obj {
 		role = "admin"
 	}
 	return obj{
-		"url":  fmt.Sprintf("%s/orgs/%s/memberships/%s", f.apiURL(), o.account.Login, u.Login),
+		"url":   fmt.Sprintf("%s/orgs/%s/memberships/%s", f.apiURL(), o.account.Login, u.Login),
 		"state": state, "role": role, "organization_url": f.apiURL() + "/orgs/" + o.account.Login,
 		"user": f.userJSON(u),
 	}
@@ -84,7 +84,7 @@ func (f *Fake) protectionJSON(r *repo, branch string, p *Protection) obj {
 		"required_linear_history": obj{"enabled": false}, "allow_force_pushes": obj{"enabled": false},
 		"allow_deletions": obj{"enabled": false}, "block_creations": obj{"enabled": false},
 		"required_conversation_resolution": obj{"enabled": false}, "lock_branch": obj{"enabled": false},
-		"allow_fork_syncing": obj{"enabled": false},
+		"allow_fork_syncing":  obj{"enabled": false},
 		"required_signatures": obj{"url": url + "/required_signatures", "enabled": false},
 	}
 	if p.RequiredApprovals > 0 || p.DismissStaleReviews {
