@@ -55,6 +55,9 @@ func pullIn(r *repo, number int) (*PullRequest, error) {
 func (a *Actor) OpenIssue(repoName, title, body string, labels ...string) (int, error) {
 	var n int
 	err := a.do(repoName, func(r *repo, u *User) error {
+		if a.f.requireRole(r, u, "triage") != nil {
+			labels = nil // the UI offers labels to triage and above only
+		}
 		is, err := a.f.openIssue(r, u, title, body, labels, nil)
 		if is != nil {
 			n = is.Number

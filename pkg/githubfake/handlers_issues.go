@@ -41,6 +41,11 @@ func (f *Fake) createIssue(c *call) {
 	if !c.decode(&req) {
 		return
 	}
+	if f.requireRole(r, c.p.user, "write") != nil {
+		// "Only users with push access can set labels for new issues.
+		// Labels are silently dropped otherwise." (and assignees)
+		req.Labels, req.Assignees = nil, nil
+	}
 	is, err := f.openIssue(r, c.p.user, req.Title, req.Body, req.Labels, req.Assignees)
 	if err != nil {
 		c.answer(err)

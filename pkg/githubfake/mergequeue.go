@@ -165,6 +165,12 @@ func (f *Fake) runQueue(r *repo, q *mergeQueue) {
 		if rule == nil {
 			return
 		}
+		// A pull request merged or closed meanwhile leaves without a word
+		// (its own events said it).
+		if i := slices.IndexFunc(q.entries, func(e *queueEntry) bool { return e.pr.Merged || e.pr.issue.State != "open" }); i >= 0 {
+			f.removeEntry(r, q, i, f.queueBot(), "")
+			continue
+		}
 		if f.buildGroups(r, q, *rule) {
 			continue
 		}

@@ -273,3 +273,58 @@ func TestMergeQueueRefusals(t *testing.T) {
 		t.Fatalf("direct push on a queue branch: %v", err)
 	}
 }
+
+func TestMergeQueueBaseMovedByAdmin(t *testing.T) {
+	f := New(Options{})
+	t.Cleanup(func() { _ = f.Close() })
+	if _, err := f.AddRepo(repoName, seedFiles); err != nil {
+		t.Fatal(err)
+	}
+	app, _ := f.NewApp("rdsbot", "acme")
+	if _, err := f.Install(app.ID, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.AddRuleset(repoName, Ruleset{Name: "q", Include: []string{"refs/heads/main"}, AdminsBypass: true,
+		RequiredChecks: []RequiredCheck{{Context: "rdsbot/approval", AppID: app.ID}}, MergeQueue: &MergeQueueRule{}}); err != nil {
+		t.Fatal(err)
+	}
+	f.AddOrgOwner("acme", "olga")
+	a := openPassing(t, f, app, "a", "docs/a.md", "a\n")
+	b := openPassing(t, f, app, "b", "docs/b.md", "b\n")
+	c := openPassing(t, f, app, "c", "docs/c.md", "c\n")
+	for _, n := range []int{a, b} {
+		if err := f.As("dana").Enqueue(repoName, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := f.MergeQueue(repoName, "main")
+	start := len(f.Events())
+	// An administrator merges c past the queue; then a queued pull request, b.
+	if _, err := f.As("dana").Merge(repoName, c, "merge"); err == nil {
+		t.Fatal("a writer merged past the queue")
+	}
+	if _, err := f.As("olga").Merge(repoName, c, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	after := f.MergeQueue(repoName, "main")
+	if len(after) != 2 || after[0].GroupBase != f.BranchSHA(repoName, "main") || after[0].GroupSHA == before[0].GroupSHA {
+		t.Fatalf("groups not rebuilt on the moved base: %+v", after)
+	}
+	if _, err := f.As("olga").Merge(repoName, b, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	if got := queued(f); !slices.Equal(got, []int{a}) {
+		t.Fatalf("queue after merging b directly: %v", got)
+	}
+	got := mergeGroupEvents(t, f, start)
+	want := []string{"destroyed:pr-1:invalidated", "destroyed:pr-2:invalidated", "checks_requested:pr-1", "checks_requested:pr-2",
+		"destroyed:pr-1:invalidated", "destroyed:pr-2:invalidated", "checks_requested:pr-1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("merge_group events\n got %v\nwant %v", got, want)
+	}
+	for _, ev := range f.Events()[start:] {
+		if ev.Name == "pull_request" && ev.Action == "dequeued" {
+			t.Fatalf("a pull request merged directly was reported dequeued: %s", ev.Payload)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func (o *org) subtree(t *team) []*team {
 func (o *org) membership(t *team, login string) (role, state string) {
 	key := strings.ToLower(login)
 	if role, ok := t.members[key]; ok {
+		if o.owners[key] {
+			role = "maintainer" // GitHub reports organisation owners as maintainers
+		}
 		return role, "active"
 	}
 	for _, c := range o.subtree(t)[1:] {
