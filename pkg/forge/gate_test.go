@@ -396,3 +396,55 @@ func BenchmarkGateFacts(b *testing.B) {
 		})
 	}
 }
+
+func TestMergeGroupPulls(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.fake.AddRuleset(repo, githubfake.Ruleset{Name: "q", Include: []string{"~DEFAULT_BRANCH"},
+		RequiredChecks: []githubfake.RequiredCheck{{Context: "rdsbot/approval", AppID: e.creds.ID}}, MergeQueue: &githubfake.MergeQueueRule{}}); err != nil {
+		t.Fatal(err)
+	}
+	pat := e.fake.As("pat")
+	var prs []int
+	for i := range 3 {
+		head, err := pat.Push(repo, fmt.Sprintf("q%d", i), githubfake.Change{Files: map[string]string{fmt.Sprintf("q%d.txt", i): "q\n"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := pat.OpenPR(repo, fmt.Sprintf("q%d", i), "main", "q", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.SetCheck(ctx, repo, forge.Check{Name: "rdsbot/approval", HeadSHA: head, Conclusion: "success", Title: "ok", Summary: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.fake.As("dana").Enqueue(repo, n); err != nil {
+			t.Fatal(err)
+		}
+		prs = append(prs, n)
+	}
+	q := e.fake.MergeQueue(repo, "main")
+	for i, entry := range q {
+		got, err := e.client.MergeGroupPulls(ctx, repo, entry.GroupRef, entry.GroupSHA)
+		if err != nil || !slices.Equal(got, prs[:i+1]) {
+			t.Fatalf("group %d: %v %v, want %v", i, got, err, prs[:i+1])
+		}
+	}
+	// The first group merges: the others are now built on main.
+	if _, err := e.client.SetCheck(ctx, repo, forge.Check{Name: "rdsbot/approval", HeadSHA: q[0].GroupSHA, Conclusion: "success", Title: "ok", Summary: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.client.MergeGroupPulls(ctx, repo, q[2].GroupRef, q[2].GroupSHA); err != nil || !slices.Equal(got, prs[1:]) {
+		t.Fatalf("after the first merged: %v %v", got, err)
+	}
+	if _, err := e.client.MergeGroupPulls(ctx, repo, q[0].GroupRef, q[0].GroupSHA); !errors.Is(err, forge.ErrNotFound) {
+		t.Fatalf("merged group: %v", err)
+	}
+	if _, err := e.client.MergeGroupPulls(ctx, repo, q[1].GroupRef, q[2].GroupSHA); err == nil {
+		t.Fatal("a head_ref naming another group was accepted")
+	}
+	if _, err := e.client.MergeGroupPulls(ctx, repo, "refs/heads/main", q[2].GroupSHA); err == nil {
+		t.Fatal("a branch outside the queue was accepted")
+	}
+	e.calls()
+}

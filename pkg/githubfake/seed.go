@@ -41,7 +41,21 @@ func (f *Fake) AddOrg(login string, members ...string) {
 	}
 	for _, m := range members {
 		f.user(m)
-		o.members[strings.ToLower(m)] = true
+		f.joinOrg(o, m)
+	}
+}
+
+// joinOrg makes login a member; invitations they had are settled: their
+// pending team memberships become active. Callers hold f.mu.
+func (f *Fake) joinOrg(o *org, login string) {
+	key := strings.ToLower(login)
+	o.members[key] = true
+	delete(o.invited, key)
+	for _, t := range o.teams {
+		if role, ok := t.pending[key]; ok {
+			delete(t.pending, key)
+			t.members[key] = role
+		}
 	}
 }
 
@@ -61,8 +75,8 @@ func (f *Fake) AddTeam(orgLogin, slug string, members ...string) {
 	}
 	for _, m := range members {
 		f.user(m)
+		f.joinOrg(o, m)
 		t.members[strings.ToLower(m)] = "member"
-		o.members[strings.ToLower(m)] = true
 	}
 }
 
@@ -78,11 +92,12 @@ func (f *Fake) SetTeamMember(orgLogin, slug, login, role string) error {
 	t := o.teams[strings.ToLower(slug)]
 	if role == "" {
 		delete(t.members, strings.ToLower(login))
+		delete(t.pending, strings.ToLower(login))
 		return nil
 	}
 	f.user(login)
+	f.joinOrg(o, login)
 	t.members[strings.ToLower(login)] = role
-	o.members[strings.ToLower(login)] = true
 	return nil
 }
 
