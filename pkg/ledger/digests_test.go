@@ -22,7 +22,7 @@ func TestDigestTimeline(t *testing.T) {
 			see(7, "aaa", "main", "v1:a", t0.Add(time.Minute)) // the same head again: nothing new
 			see(7, "bbb", "main", "v1:a", t0.Add(2*time.Minute))
 			see(7, "bbb", "release", "v1:r", t0.Add(3*time.Minute)) // retargeted
-			see(7, "aaa", "main", "v1:a", t0.Add(4*time.Minute))     // back again: a new entry
+			see(7, "aaa", "main", "v1:a", t0.Add(4*time.Minute))    // back again: a new entry
 			see(8, "ccc", "main", "v1:c", t0)
 			tl, err := l.Timeline(ctx, "acme/infra", 7)
 			if err != nil {
