@@ -59,7 +59,8 @@ type Bot struct {
 	now      func() time.Time
 	handlers map[string]EventHandler
 
-	repos repoCache
+	repos     repoCache
+	gateCache contentCache
 }
 
 // DefaultDispatchEventType is the repository_dispatch event_type rdsbot takes.
@@ -104,7 +105,8 @@ func New(o Options) (*Bot, error) {
 	b.handlers = map[string]EventHandler{}
 	for _, h := range []EventHandler{
 		&issuesHandler{b}, &commentHandler{b}, &workflowDispatchHandler{b},
-		&repositoryDispatchHandler{b}, &pushHandler{b}, &pullHandler{b},
+		&repositoryDispatchHandler{b}, &pushHandler{b}, &gatePullHandler{b: b, request: &pullHandler{b}},
+		&reviewHandler{b}, &mergeGroupHandler{b}, &membershipHandler{b},
 	} {
 		for _, ev := range h.Events() {
 			b.handlers[ev] = h

@@ -86,6 +86,11 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 	id := contract.RequestID(n)
 	switch cmd {
 	case CmdRetry:
+		if dec, err := b.mayRetry(ctx, c, d.Repository, n, who); err != nil {
+			return err
+		} else if !dec.Allowed {
+			return reply(fmt.Sprintf("%s was not retried: %s.", id, md.Text(dec.Reason)))
+		}
 		if err := b.enqueue(ctx, d.Repository, n, reasonRetry+" by "+who); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func (b *Bot) planText(ctx context.Context, c *forge.Client, rc *repoContext, is
 	if err != nil {
 		return "", err
 	}
-	plan, err := planAt(snap.WithContext(ctx), raw, contract.RequestID(is.Number), is)
+	plan, err := planAt(snap.WithContext(ctx), raw, contract.RequestID(is.Number), is, "")
 	switch {
 	case err != nil:
 		fmt.Fprintf(&body, "The request cannot be planned on %s:\n\n%s", md.Code(base), md.Block("", err.Error()))

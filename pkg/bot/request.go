@@ -29,6 +29,12 @@ func (e *invalidError) Error() string { return e.problems.Err().Error() }
 // the ledger each time, so running it again with nothing changed writes
 // nothing, and it may run after any event (or none: the reconcile).
 func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
+	if pull, ok, err := parseGateKey(r.Key); ok || err != nil {
+		if err != nil {
+			return jobs.Permanent(err)
+		}
+		return b.handleGate(ctx, r, pull)
+	}
 	n, err := parseKey(r.Key)
 	if err != nil {
 		return jobs.Permanent(err)
@@ -100,6 +106,9 @@ func (j *requestJob) run(ctx context.Context) error {
 			j.view.Environment, j.view.Database = req.Environment, req.DatabaseName
 		}
 		j.view.Status = lifecycle.For(lifecycle.Merged, fmt.Sprintf("Pull request #%d was merged.", merged.Number))
+		if err := j.mergeStatus(ctx, merged.Number); err != nil {
+			return err
+		}
 		return j.publish(ctx)
 	}
 	if j.issue.State == "closed" {
@@ -131,15 +140,24 @@ func (j *requestJob) run(ctx context.Context) error {
 	if err != nil {
 		return j.invalid(ctx, contract.Problems{{Field: "baseBranch", Value: req.BaseBranch, Message: err.Error(), Severity: contract.Error}})
 	}
+	table, err := j.approvalTable(ctx, pulls, branch)
+	if err != nil {
+		return err
+	}
 	res, err := j.c.Propose(ctx, forge.Proposal{
 		Repo: j.repo, Base: base, Managed: managedLabels(j.rc), KeepCurrent: true,
 		Plan: func(ctx context.Context, snap fs.FS, baseSHA string) (*gitops.Plan, error) {
-			return planAt(snap, raw, j.view.RequestID, j.issue)
+			return planAt(snap, raw, j.view.RequestID, j.issue, table)
 		},
 	})
 	if res != nil && res.PR != nil {
 		if err := b.ledger.RecordPull(ctx, j.repo, res.PR.Number, n, res.PR.Head); err != nil {
 			return err
+		}
+		if res.Changed() {
+			if err := b.enqueueGate(ctx, j.repo, res.PR.Number, "request job changed it"); err != nil {
+				return err
+			}
 		}
 	}
 	var inv *invalidError
@@ -177,6 +195,9 @@ func (j *requestJob) run(ctx context.Context) error {
 	j.view.Status = lifecycle.For(lifecycle.WaitingForApproval, "")
 	if req.Approval.SelfServe() {
 		j.view.Status = lifecycle.For(lifecycle.ReadyToMerge, "Nobody needs to approve this request: it is ready to merge.")
+	}
+	if err := j.gateStatus(ctx, res.PR.Number); err != nil {
+		return err
 	}
 	return j.publish(ctx)
 }
@@ -342,7 +363,7 @@ func (j *requestJob) publish(ctx context.Context) error {
 
 // planAt plans a request on a snapshot of its base: the schemas and the
 // configuration at that commit decide, so a plan never mixes versions.
-func planAt(snap fs.FS, raw contract.Raw, id string, is *forge.Issue) (*gitops.Plan, error) {
+func planAt(snap fs.FS, raw contract.Raw, id string, is *forge.Issue, table string) (*gitops.Plan, error) {
 	p, err := gitops.New(snap)
 	if err != nil {
 		return nil, err
@@ -357,7 +378,7 @@ func planAt(snap fs.FS, raw contract.Raw, id string, is *forge.Issue) (*gitops.P
 	if err != nil {
 		return nil, &invalidError{problems: contract.Problems{{Message: "cannot be planned: " + err.Error(), Severity: contract.Error}}}
 	}
-	plan.Body += "\n---\n" + RequestLink(is.Number) + "\n"
+	plan.Body = withApproval(plan.Body+"\n---\n"+RequestLink(is.Number)+"\n", table)
 	return plan, nil
 }
 

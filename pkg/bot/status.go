@@ -32,6 +32,8 @@ type View struct {
 	Approval    *schema.Approval
 	// Notes are further sentences (already safe markdown).
 	Notes []string
+	// ApprovalTable is the gate's approval table (already safe markdown).
+	ApprovalTable string
 }
 
 // StatusMarker identifies the one status comment of a request issue.
@@ -60,7 +62,7 @@ func RenderStatus(v View) string {
 	texts := map[lifecycle.Step]string{
 		lifecycle.StepValid:       "Request received and valid",
 		lifecycle.StepPull:        prText(v.PR),
-		lifecycle.StepApproved:    approvalText(v.Approval),
+		lifecycle.StepApproved:    approvalText(v.Approval, v.ApprovalTable != ""),
 		lifecycle.StepMerged:      "Merged",
 		lifecycle.StepApplied:     "Terraform applied",
 		lifecycle.StepProvisioned: "Role and database provisioned; credentials are in the secret store",
@@ -76,6 +78,9 @@ func RenderStatus(v View) string {
 		fmt.Fprintf(&b, "\n**What to do:** %s\n", v.Status.Action)
 	}
 	renderNotes(&b, v)
+	if v.ApprovalTable != "" {
+		fmt.Fprintf(&b, "\n%s\n", strings.TrimRight(v.ApprovalTable, "\n"))
+	}
 	if w := v.Problems.Warnings(); len(w) > 0 {
 		b.WriteString("\nWarnings:\n")
 		for _, p := range w {
@@ -110,7 +115,10 @@ func prText(pr *PRRef) string {
 	return text
 }
 
-func approvalText(a *schema.Approval) string {
+func approvalText(a *schema.Approval, gated bool) string {
+	if gated {
+		return "Approved (the table below)"
+	}
 	if a == nil {
 		return "Approved"
 	}

@@ -122,3 +122,17 @@ func (c *Client) MergeGroupChain(ctx context.Context, repo, headRef, headSHA str
 	}
 	return out, nil
 }
+
+// CommitParents returns a commit's parents, first parent first (read once
+// per commit: commits are immutable).
+func (c *Client) CommitParents(ctx context.Context, repo, sha string) ([]string, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return nil, err
+	}
+	ci, err := c.commit(ctx, owner, name, strings.ToLower(sha))
+	if err != nil {
+		return nil, err
+	}
+	return append([]string(nil), ci.Parents...), nil
+}

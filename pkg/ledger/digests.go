@@ -20,7 +20,6 @@ var gateSchema = []string{
 		repo TEXT NOT NULL, pull BIGINT NOT NULL, head TEXT NOT NULL, base TEXT NOT NULL,
 		digest TEXT NOT NULL, seen BIGINT NOT NULL,
 		PRIMARY KEY (repo, pull, seen, head, base))`,
-	`CREATE INDEX IF NOT EXISTS rdsbot_digest_head ON rdsbot_digest (repo, head, base)`,
 	`CREATE TABLE IF NOT EXISTS rdsbot_approval (
 		repo TEXT NOT NULL, pull BIGINT NOT NULL, issue BIGINT NOT NULL, body TEXT NOT NULL,
 		satisfied BIGINT NOT NULL, digest TEXT NOT NULL, at BIGINT NOT NULL,
@@ -112,21 +111,6 @@ func (l *Ledger) Timeline(ctx context.Context, repo string, pull int) ([]HeadDig
 		out = append(out, h)
 	}
 	return out, rows.Err()
-}
-
-// DigestOf returns a digest recorded for head on base by any pull request:
-// a digest depends only on the two, so it is computed once.
-func (l *Ledger) DigestOf(ctx context.Context, repo, head, base string) (string, bool, error) {
-	var d string
-	err := l.db.QueryRowContext(ctx, l.q(`SELECT digest FROM rdsbot_digest WHERE repo = ? AND head = ? AND base = ? LIMIT 1`),
-		repo, strings.ToLower(head), base).Scan(&d)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return "", false, nil
-	case err != nil:
-		return "", false, fmt.Errorf("ledger: digest of: %w", err)
-	}
-	return d, true, nil
 }
 
 // GatedPulls lists the pull requests of repo the gate has evaluated, in
