@@ -306,6 +306,9 @@ func (j *requestJob) pullClosed(ctx context.Context, pr *forge.PullRequest) erro
 		if j.view.Approval != nil && j.view.Approval.SelfServe() {
 			j.view.Status = lifecycle.For(lifecycle.ReadyToMerge, fmt.Sprintf("Pull request #%d was reopened; nobody needs to approve it.", pr.Number))
 		}
+		if err := j.gateStatus(ctx, pr.Number); err != nil {
+			return err
+		}
 		return j.publish(ctx)
 	}
 	closer, err := j.c.ClosedBy(ctx, j.repo, pr.Number)

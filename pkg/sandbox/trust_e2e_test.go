@@ -68,7 +68,7 @@ func TestSecondRequestForPendingNameIsRefused(t *testing.T) {
 	if !strings.Contains(st, "name already requested") || !strings.Contains(st, fmt.Sprintf("#%d", first)) {
 		t.Errorf("second request's status:\n%s", st)
 	}
-	if st := plain(statusOf(s, first)); !strings.Contains(st, "ready to merge") {
+	if st := plain(statusOf(s, first)); !strings.Contains(st, "waiting for approval") {
 		t.Errorf("first request's status:\n%s", st)
 	}
 
@@ -139,11 +139,13 @@ func TestWithdrawnNamePassesOn(t *testing.T) {
 	if st := plain(statusOf(s, first)); !strings.Contains(st, "withdrawn") {
 		t.Errorf("first request after closing:\n%s", st)
 	}
-	if _, err := s.Fake.As("erin").Comment(s.Repo, second, "/rds retry"); err != nil {
+	// test is not self-serve: the requester may not retry alone, a
+	// platform member may.
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, second, "/rds retry"); err != nil {
 		t.Fatal(err)
 	}
 	settle(t, s)
-	if st := plain(statusOf(s, second)); !strings.Contains(st, "ready to merge") {
+	if st := plain(statusOf(s, second)); !strings.Contains(st, "waiting for approval") {
 		t.Errorf("second request after the first withdrew:\n%s", st)
 	}
 }
@@ -327,7 +329,7 @@ func TestReopenAndCloseUnmerged(t *testing.T) {
 	if p := pullByNumber(s, pr.Number); p.Issue.State != "open" {
 		t.Errorf("reopening the request left its pull request %s", p.Issue.State)
 	}
-	if st := plain(statusOf(s, n)); !strings.Contains(st, "ready to merge") {
+	if st := plain(statusOf(s, n)); !strings.Contains(st, "waiting for approval") {
 		t.Errorf("status after reopening:\n%s", st)
 	}
 	if err := s.Fake.As(Platform).EditPR(s.Repo, pr.Number, githubfake.PullEdit{State: &closed}); err != nil {
@@ -341,12 +343,21 @@ func TestReopenAndCloseUnmerged(t *testing.T) {
 	if p := pullByNumber(s, pr.Number); p.Issue.State != "closed" {
 		t.Error("the bot reopened a pull request a reviewer closed")
 	}
+	// test is not self-serve: the requester may not retry alone (separation
+	// of duties); a platform member who approved nothing may.
 	if _, err := s.Fake.As(Requester).Comment(s.Repo, n, "/rds retry"); err != nil {
 		t.Fatal(err)
 	}
 	settle(t, s)
+	if p := pullByNumber(s, pr.Number); p.Issue.State != "closed" {
+		t.Error("/rds retry by the requester alone reopened the pull request of a test request")
+	}
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, n, "/rds retry"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
 	if p := pullByNumber(s, pr.Number); p.Issue.State != "open" {
-		t.Error("/rds retry by the requester did not reopen the pull request")
+		t.Error("/rds retry by a platform member did not reopen the pull request")
 	}
 }
 
