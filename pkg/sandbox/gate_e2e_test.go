@@ -294,3 +294,97 @@ func TestGateMergePastCheck(t *testing.T) {
 		t.Errorf("merge-time verdict %+v %v %v", m, ok, err)
 	}
 }
+
+// BenchmarkGateEvaluation measures the GitHub calls of one evaluation of
+// a request pull request after a review that changes its approval (the
+// gate job, and the status refresh it causes), against the floor of reads
+// the facts need: the pull request, the comparison, its issue events,
+// reviews, commits, the check runs and statuses on its head, and one team
+// membership per (team, person) the policy asks about. ETag revalidations
+// (304) are free and not counted.
+func BenchmarkGateEvaluation(b *testing.B) {
+	s, err := Start(context.Background(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Fake.As(Requester).OpenIssueForm(s.Repo, form, "orders", ordersAnswers); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Settle(ctx, 30*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	var pr githubfake.PullInfo
+	for _, p := range requestPulls(s) {
+		pr = p
+	}
+	s.Fake.Advance(2 * time.Second)
+	if _, err := s.Fake.As(Platform).Approve(s.Repo, pr.Number); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Settle(ctx, 30*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	const floorFixed = 7 // pull, compare, events, reviews, commits, check runs, statuses
+	var calls, free, writes, members, replayCalls int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// The platform member alternately requests changes and approves:
+		// each review turns the check over, so every evaluation writes the
+		// check, the table in the body and the status comment.
+		s.Fake.ResetCalls()
+		review := s.Fake.As(Platform).Approve
+		if i%2 == 0 {
+			review = func(repo string, n int) (int64, error) {
+				return s.Fake.As(Platform).RequestChanges(repo, n, fmt.Sprintf("not yet %d", i))
+			}
+		}
+		if _, err := review(s.Repo, pr.Number); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Settle(ctx, 30*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		for route, byStatus := range s.Fake.CallsByStatus() {
+			if strings.Contains(route, "/pulls/{pull_number}/reviews") && strings.HasPrefix(route, "POST") {
+				continue // the review itself
+			}
+			for status, n := range byStatus {
+				calls += n
+				switch {
+				case status == 304:
+					free += n
+				case !strings.HasPrefix(route, "GET "):
+					writes += n
+				}
+				if strings.Contains(route, "/memberships/") {
+					members += n
+				}
+			}
+		}
+		// The same evaluation again, nothing changed.
+		s.Fake.ResetCalls()
+		if err := s.Server.Queue().EnqueueRequest(ctx, jobs.Request{Repo: s.Repo, Key: fmt.Sprintf("pull/%d", pr.Number), Reason: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Settle(ctx, 30*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		for _, byStatus := range s.Fake.CallsByStatus() {
+			for status, n := range byStatus {
+				if status != 304 {
+					replayCalls += n
+				}
+			}
+		}
+	}
+	n := float64(b.N)
+	floor := float64(floorFixed) + float64(members)/n
+	paid := float64(calls-free) / n
+	b.ReportMetric(paid, "calls/eval")
+	b.ReportMetric(float64(writes)/n, "writes/eval")
+	b.ReportMetric(floor, "floor")
+	b.ReportMetric(paid/floor, "ratio")
+	b.ReportMetric(float64(replayCalls)/n, "replay-calls/eval")
+}
