@@ -357,7 +357,7 @@ func (b *Bot) handleGate(ctx context.Context, r jobs.Request, n int) error {
 			return err
 		}
 	}
-	if _, err := c.SetCheck(ctx, r.Repo, g.approvalCheck(cfg.Approvals.CheckName, pr.HeadSHA, false)); err != nil {
+	if _, err := c.SetGateCheck(ctx, r.Repo, g.approvalCheck(cfg.Approvals.CheckName, pr.HeadSHA, false)); err != nil {
 		return err
 	}
 	if _, err := c.SetCheck(ctx, r.Repo, g.validateCheck(pr.HeadSHA)); err != nil {

@@ -388,3 +388,28 @@ func BenchmarkGateEvaluation(b *testing.B) {
 	b.ReportMetric(paid/floor, "ratio")
 	b.ReportMetric(float64(replayCalls)/n, "replay-calls/eval")
 }
+
+// Someone removed from the team since they approved no longer counts: the
+// membership event re-evaluates the open pull request.
+func TestGateMembershipChange(t *testing.T) {
+	s := start(t, Options{})
+	s.Fake.AddUser("olivia")
+	s.Fake.AddOrgOwner(Org, "olivia")
+	openOrders(t, s, Requester, ordersAnswers)
+	settle(t, s)
+	pr := requestPull(t, s, "rds/test/orders_service")
+	later(s)
+	if _, err := s.Fake.As(Platform).Approve(s.Repo, pr.Number); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	mustCheck(t, s, pr.HeadSHA, approvalCheck, "completed", "success")
+	if err := s.Fake.As("olivia").RemoveTeamMember(Org, "platform-team", Platform); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	r := mustCheck(t, s, pr.HeadSHA, approvalCheck, "in_progress", "")
+	if !strings.Contains(plain(r.Summary), "is not an active member") {
+		t.Errorf("after bob left the team:\n%s", r.Summary)
+	}
+}
