@@ -155,7 +155,12 @@ func (f *pullFacts) Commits(ctx context.Context) (policy.Commits, error) {
 // pending invitations do not).
 func (f *pullFacts) Membership(ctx context.Context, team, login string) (policy.Membership, error) {
 	org, _, _ := strings.Cut(f.repo, "/")
-	m, err := f.c.TeamMembership(ctx, org, team, login)
+	return membershipOf(ctx, f.c, org, team, login)
+}
+
+// membershipOf reads login's membership of an organisation team.
+func membershipOf(ctx context.Context, c *forge.Client, org, team, login string) (policy.Membership, error) {
+	m, err := c.TeamMembership(ctx, org, team, login)
 	if err != nil {
 		return "", err
 	}

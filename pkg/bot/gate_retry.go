@@ -73,15 +73,5 @@ type teamFacts struct {
 }
 
 func (f *teamFacts) Membership(ctx context.Context, team, login string) (policy.Membership, error) {
-	m, err := f.c.TeamMembership(ctx, f.org, team, login)
-	if err != nil {
-		return "", err
-	}
-	switch m.State {
-	case forge.MemberActive:
-		return policy.Active, nil
-	case forge.MemberPending:
-		return policy.Pending, nil
-	}
-	return policy.NotMember, nil
+	return membershipOf(ctx, f.c, f.org, team, login)
 }
