@@ -231,3 +231,83 @@ func TestMergeCheck(t *testing.T) {
 }
 
 func strconvI64(n int64) string { return itoa(int(n)) }
+
+// A person's pull request is gated by the paths it touches: removing an
+// entry without a decommission and lowering deletion protection fail
+// rdsbot/validate; a forged rdsbot/approval status is reported, never
+// counted; a change outside the gated files gets both checks as success.
+func TestGateHumanPullRequest(t *testing.T) {
+	h := newHarness(t)
+	f := h.s.Fake
+	dev, err := f.File(h.s.Repo, "main", "envs/dev-rds/terraform.tfvars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := strings.Replace(string(dev), "  keycloak = {\n    database_name = \"keycloak\"\n    username      = \"keycloak_user\"\n  },\n", "", 1)
+	if removed == string(dev) {
+		t.Fatalf("keycloak entry not found in\n%s", dev)
+	}
+	if _, err := f.As("erin").Push(h.s.Repo, "erin/cleanup", githubfake.Change{Message: "cleanup", Files: map[string]string{"envs/dev-rds/terraform.tfvars": removed}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.As("erin").OpenPR(h.s.Repo, "erin/cleanup", "main", "cleanup", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	pr := h.pull("erin/cleanup")
+	v := h.check(pr.HeadSHA, validateName)
+	if v.Conclusion != "failure" || !strings.Contains(v.Summary, "removes keycloak") {
+		t.Errorf("validate of an entry removal: %s %s\n%s", v.Conclusion, v.Title, v.Summary)
+	}
+	// A forged status with rdsbot's name, then any evaluation.
+	if _, err := f.As("erin").PostStatus(h.s.Repo, pr.HeadSHA, githubfake.NewStatus{State: "success", Context: approvalName}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.As(sandbox.DBA).CommentReview(h.s.Repo, n, "hm"); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	a := h.check(pr.HeadSHA, approvalName) // dev is self-serve: its own verdict, whatever the status says
+	if !strings.Contains(a.Summary, "from another source") || !strings.Contains(a.Summary, "erin") {
+		t.Errorf("the forged status is not reported:\n%s", a.Summary)
+	}
+
+	if _, err := f.As("erin").Push(h.s.Repo, "erin/docs", githubfake.Change{Message: "docs", Files: map[string]string{"docs/notes.md": "hello\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.As("erin").OpenPR(h.s.Repo, "erin/docs", "main", "docs", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	docs := h.pull("erin/docs")
+	for _, name := range []string{approvalName, validateName} {
+		if r := h.check(docs.HeadSHA, name); r.Conclusion != "success" {
+			t.Errorf("%s on a pull request outside the gate: %s %s", name, r.Conclusion, r.Title)
+		}
+	}
+}
+
+// Lowering deletion protection fails rdsbot/validate, whoever does it.
+func TestGateLoweredProtection(t *testing.T) {
+	h := newHarness(t)
+	f := h.s.Fake
+	main, err := f.File(h.s.Repo, "main", "envs/prod-rds/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowered := strings.Replace(strings.Replace(string(main), "prevent_destroy = true", "prevent_destroy = false", 1),
+		"deletion_protection          = true", "deletion_protection          = false", 1)
+	if _, err := f.As(sandbox.Platform).Push(h.s.Repo, "bob/unlock", githubfake.Change{Message: "unlock", Files: map[string]string{"envs/prod-rds/main.tf": lowered}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.As(sandbox.Platform).OpenPR(h.s.Repo, "bob/unlock", "main", "unlock", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	v := h.check(h.pull("bob/unlock").HeadSHA, validateName)
+	// Both the digest's changes and repocheck's guards say it (escaped markdown).
+	if v.Conclusion != "failure" || strings.Count(v.Summary, "was true and is set to false") != 2 || !strings.Contains(v.Summary, "must set deletion") {
+		t.Errorf("validate of lowered protection: %s\n%s", v.Conclusion, v.Summary)
+	}
+}
