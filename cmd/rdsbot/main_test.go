@@ -127,7 +127,7 @@ func TestInvalidRequestChangesNothing(t *testing.T) {
 	if r.code != exitInvalid {
 		t.Fatalf("exit %d, want %d", r.code, exitInvalid)
 	}
-	for _, want := range []string{"databaseName", "username", "owner", "Dev environments are limited to size=small", "4 problems"} {
+	for _, want := range []string{"--database-name", "--username", "--owner", "Dev environments are limited to size=small", "4 problems"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr does not mention %q:\n%s", want, r.stderr)
 		}

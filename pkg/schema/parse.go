@@ -263,6 +263,7 @@ func (p *problems) field(name string, node *yaml.Node, enums *Enums, requiredKey
 			p.at(line("exclude"), "%s: exclude %q is not in its enum", where, x)
 		}
 		f.Enum = slices.DeleteFunc(f.Enum, func(v string) bool { return v == x })
+		f.Excluded = append(f.Excluded, x)
 	}
 	if dn := get(m, "default"); dn != nil && !isNull(dn) {
 		v, err := decodeValue(f.Type, dn)

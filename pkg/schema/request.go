@@ -43,6 +43,7 @@ type Field struct {
 	Rule          string // the pattern in words
 	Enum          []string
 	EnumFrom      string
+	Excluded      []string // values of the enum this field refuses
 	ExcludeReason string
 	Minimum       *int
 	Maximum       *int
@@ -228,6 +229,9 @@ func (f *Field) Check(v Value) string {
 	switch f.Type {
 	case TypeString:
 		if len(f.Enum) > 0 && !slices.Contains(f.Enum, v.Str) {
+			if slices.Contains(f.Excluded, v.Str) && f.ExcludeReason != "" {
+				return "must be one of: " + strings.Join(f.Enum, ", ") + " (" + f.ExcludeReason + ")"
+			}
 			return "must be one of: " + strings.Join(f.Enum, ", ")
 		}
 		if f.Pattern != nil && !f.Pattern.MatchString(v.Str) {
