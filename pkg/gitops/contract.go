@@ -138,7 +138,9 @@ func kubeName(s string) string { return strings.ReplaceAll(strings.ToLower(s), "
 // the secret store into the cluster (spec §2.2, with Kubernetes-valid names).
 func ExternalSecret(cfg *config.Config, req *contract.Request) ([]byte, error) {
 	s := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
-	m := func(kv ...*yaml.Node) *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: kv} }
+	m := func(kv ...*yaml.Node) *yaml.Node {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: kv}
+	}
 	name := kubeName(req.DatabaseName)
 	doc := m(
 		s("apiVersion"), s("external-secrets.io/v1beta1"),

@@ -36,8 +36,8 @@ var ErrInvalidRequest = errors.New("invalid request")
 
 type requestError struct{ err error }
 
-func (e *requestError) Error() string        { return e.err.Error() }
-func (e *requestError) Unwrap() []error      { return []error{e.err, ErrInvalidRequest} }
+func (e *requestError) Error() string           { return e.err.Error() }
+func (e *requestError) Unwrap() []error         { return []error{e.err, ErrInvalidRequest} }
 func invalidf(format string, args ...any) error { return &requestError{fmt.Errorf(format, args...)} }
 
 // asInvalid marks an error the request causes (a catalog conflict).
