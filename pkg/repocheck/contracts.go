@@ -120,9 +120,9 @@ func (c *checker) checkOutputs(r gitops.ContractRecord, gen map[string]string) {
 			c.add(p, 0, "still exists but its contract %s is %s; Terraform would keep the database's secret", r.Path, r.Status)
 		case !r.Live():
 		case !ok:
-			c.add(p, 0, "is missing: the contract %s needs it; regenerate it with `rdsbot request --file %s --id %s`", r.Path, r.Path, r.ID)
+			c.add(p, 0, "is missing: the contract %s needs it; regenerate it with `rdsbot request --file %s`", r.Path, r.Path)
 		case !bytes.Equal(have, outs[p]):
-			c.add(p, 0, "does not match its contract %s: %s; regenerate it with `rdsbot request --file %s --id %s`", r.Path, describeDrift(p, have, outs[p]), r.Path, r.ID)
+			c.add(p, 0, "does not match its contract %s: %s; regenerate it with `rdsbot request --file %s`", r.Path, describeDrift(p, have, outs[p]), r.Path)
 		}
 	}
 }
