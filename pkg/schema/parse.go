@@ -92,11 +92,18 @@ func ParseRequestSchema(data []byte, filename string, enums *Enums) (*RequestSch
 				s.Fields[kv.key] = p.field(kv.key, node, enums, false)
 			}
 		}
-		for _, name := range p.strs(get(top, "required"), "required") {
+		reqNode := get(top, "required")
+		p.strs(reqNode, "required") // reports the shape
+		var items []*yaml.Node
+		if reqNode != nil && reqNode.Kind == yaml.SequenceNode {
+			items = reqNode.Content
+		}
+		for _, item := range items {
+			name, line := item.Value, item.Line
 			if f := s.Fields[name]; f != nil {
 				f.Required = true
 			} else {
-				p.at(lineOf(get(top, "required"), top), "required names %q, which is not in properties", name)
+				p.at(line, "required names %q, which is not in properties", name)
 			}
 		}
 		for _, name := range defs.extraOrder {
