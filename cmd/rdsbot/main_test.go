@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,6 +15,25 @@ import (
 
 	"github.com/rdsbot/rdsbot"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// assertGolden compares got with a golden file (pkg/internal/golden is not
+// importable from cmd).
+func assertGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(want, got) {
+		t.Errorf("%s differs (run with -update to accept):\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
 
 // copyRepo writes the example repository into a fresh directory.
 func copyRepo(t *testing.T) string {
@@ -389,5 +409,105 @@ func TestContractModeCLI(t *testing.T) {
 	}
 	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK {
 		t.Errorf("validate after regenerating: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// copyDir copies a directory tree into a fresh directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+const originalRepo = "../../pkg/schema/testdata/original-repo"
+
+// TestOriginalShapedRepository adopts rdsbot on a repository shaped like the
+// original system's (spec §1-§4, written from its facts): its enums.yaml
+// with a top-level version, its rds.schema.yaml in the original format, its
+// single-file catalog keyed by database name at its original path, quoted
+// coupled keys and base branch development. validate and gen --check pass
+// as it is; the ten Backstage inputs become a plan against development;
+// planning again changes nothing.
+func TestOriginalShapedRepository(t *testing.T) {
+	dir := copyDir(t, originalRepo)
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK || !strings.Contains(r.stdout, "original format") {
+		t.Fatalf("validate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := rdsbotRun("gen", "--repo", dir, "--check"); r.code != exitOK {
+		t.Fatalf("gen --check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	in := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(in, []byte(`{"inputs": {"base_branch": "development", "environment": "dev", "database_name": "orders_service",
+ "username": "orders_app", "owner": "app-team", "user": "jane-doe", "domain": "delivery", "risk": "medium",
+ "size": "small", "initial_schema": "none"}}`), 0o644)
+	args := []string{"request", "--repo", dir, "--inputs", in, "--id", "RDS-0042", "--now", "2026-11-27T10:00:00Z"}
+	r := rdsbotRun(append(args, "--dry-run")...)
+	if r.code != exitOK {
+		t.Fatalf("request: exit %d\n%s", r.code, r.stderr)
+	}
+	assertGolden(t, "testdata/original-plan.golden", []byte(r.stdout+"\n"+r.stderr))
+	if !strings.Contains(r.stderr, "branch rds/dev/orders_service -> development") {
+		t.Errorf("not planned against development:\n%s", r.stderr)
+	}
+	if r := rdsbotRun(args...); r.code != exitOK {
+		t.Fatalf("request: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := rdsbotRun(args...); r.code != exitOK || !strings.Contains(r.stdout, "nothing to change") {
+		t.Errorf("second run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK {
+		t.Errorf("validate after the request: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// The same name in another environment is refused: the single file is
+	// keyed by database name.
+	r = rdsbotRun("request", "--repo", dir, "--dry-run", "--database-name", "orders_service", "--username", "orders_rw",
+		"--environment", "staging", "--owner", "app-team", "--domain", "delivery", "--requester", "jane-doe", "--id", "RDS-0043",
+		"--base-branch", "development")
+	if r.code != exitInvalid {
+		t.Errorf("the same name in staging: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// With coupled mode on, the coupled map keeps its quoted keys.
+	coupled := copyDir(t, originalRepo)
+	tfv := filepath.Join(coupled, "envs/dev/terraform.tfvars")
+	b, _ := os.ReadFile(tfv)
+	os.WriteFile(tfv, bytes.Replace(b, []byte("enabled               = false"), []byte("enabled               = true"), 1), 0o644)
+	r = rdsbotRun("request", "--repo", coupled, "--inputs", in, "--id", "RDS-0042", "--dry-run")
+	if r.code != exitOK || !strings.Contains(r.stdout, `+    "orders_service" = {`) {
+		t.Errorf("coupled, quoted keys: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestOriginalEmptyCatalog: at the original's HEAD the catalog holds
+// `databases: {}` while the tfvars has two entries; validate names exactly
+// those two gaps.
+func TestOriginalEmptyCatalog(t *testing.T) {
+	dir := copyDir(t, originalRepo)
+	cat := filepath.Join(dir, "docs/20-contracts/resource-catalogs/rds-catalog.yaml")
+	b, _ := os.ReadFile(cat)
+	head := string(b[:bytes.Index(b, []byte("databases:"))]) + "databases: {}\n"
+	os.WriteFile(cat, []byte(head), 0o644)
+	r := rdsbotRun("validate", "--repo", dir)
+	if r.code != exitFailure || strings.Count(r.stdout, "has no catalog entry in docs/20-contracts/resource-catalogs/rds-catalog.yaml") != 2 {
+		t.Errorf("validate: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -5,29 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/gitops"
 	"github.com/rdsbot/rdsbot/pkg/repocheck"
 )
 
-// notes lists the documented defaults a repository's schemas rely on.
+func init() {
+	register("validate", "check that the whole repository is consistent", runValidate)
+}
+
+// notes lists the documented defaults a repository's schemas rely on
+// (pkg/schema/defaults), so nothing is filled in silently.
 func notes(p *gitops.Planner) []string {
 	var out []string
 	s := p.Schema
-	for _, n := range s.Request.Notes {
-		out = append(out, fmt.Sprintf("%s (original format): documented default %s", s.Request.File, n))
+	if n := s.Request.Notes; len(n) > 0 {
+		out = append(out, fmt.Sprintf("%s is in the original format; rdsbot fills what that format lacks from its documented defaults:\n    %s",
+			s.Request.File, strings.Join(n, "\n    ")))
 	}
 	for _, k := range s.Enums.Defaulted() {
-		out = append(out, fmt.Sprintf("%s: no %s list; using the documented default", p.Config.Schemas.Enums, k))
+		out = append(out, fmt.Sprintf("%s has no %s list; using the documented default", p.Config.Schemas.Enums, k))
 	}
 	if s.Reserved.File == "" {
 		out = append(out, fmt.Sprintf("%s does not exist; using the documented reserved names", p.Config.Schemas.ReservedNames))
 	}
 	return out
-}
-
-func init() {
-	register("validate", "check that the whole repository is consistent", runValidate)
 }
 
 const validateHelp = `
