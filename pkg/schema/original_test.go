@@ -80,10 +80,10 @@ func TestSchemaErrorsPointToLines(t *testing.T) {
 	data, _ := os.ReadFile(originalRepo + "/schemas/requests/rds.schema.yaml")
 	broken := string(data)
 	for _, r := range []struct{ old, new string }{
-		{"    enum_from: domains\n", "    enum_from: domain\n"},                                                 // line 52
-		{"    minimum: 1\n    maximum: 35\n", "    minimun: 1\n    maximum: 35\n"},                              // line 66
-		{"      backupRetentionDays:\n        minimum: 14\n", "      backupRetentions:\n        minimum: 14\n"}, // line 97
-		{"  - requester\n", "  - requester\n  - region\n"},                                                      // required list
+		{"    enum_from: domains\n", "    enum_from: domain\n"},
+		{"    minimum: 1\n    maximum: 35\n", "    minimun: 1\n    maximum: 35\n"},
+		{"      backupRetentionDays:\n        minimum: 14\n", "      backupRetentions:\n        minimum: 14\n"},
+		{"  - requester\n", "  - requester\n  - region\n"},
 		{"  large:\n    instance_class: db.t3.medium\n", "  large:\n    instance_klass: db.t3.medium\n"},
 		{"  - when:\n      risk: high\n", "  - when:\n      risk: high\n      colour: red\n"},
 		{"default: postgres\n", "default: mysql\n"},
