@@ -63,3 +63,41 @@ func TestBranchAndBase(t *testing.T) {
 		t.Errorf("allowed base %q %v", b, err)
 	}
 }
+
+func TestContractConfig(t *testing.T) {
+	for name, doc := range map[string]string{
+		"mode":            "request_mode: contracts\n",
+		"no id":           "contract: {path: docs/requests/{env}/request.yaml}\n",
+		"id in dir":       "contract: {path: docs/{id}/request.yaml}\n",
+		"env in name":     "contract: {path: docs/{env}-{id}.yaml}\n",
+		"generated env":   "contract: {generated_tfvars: generated/{id}.json}\n",
+		"unknown var":     "contract: {external_secret: gitops/{db}/{id}.yaml}\n",
+		"empty store":     "contract: {secret_store: \"\"}\n",
+		"reserved":        "reserved: {master_username: \"\"}\n",
+		"unknown sub-key": "contract: {folder: x}\n",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: %q accepted", name, doc)
+		}
+	}
+	c, err := Parse([]byte("request_mode: contract\n"))
+	if err != nil || !c.ContractMode() {
+		t.Fatalf("contract mode: %v", err)
+	}
+	if got := c.ContractPath("dev", "RDS-0042"); got != "docs/20-contracts/rds-requests/dev/RDS-0042.yaml" {
+		t.Errorf("contract path %q", got)
+	}
+	if got := c.ExternalSecretPath("dev", "orders", "RDS-0042"); got != "gitops/kustomize/overlays/dev/apps/orders/externalsecrets/RDS-0042.yaml" {
+		t.Errorf("external secret path %q", got)
+	}
+	pat := c.GeneratedTfvarsFiles("dev")
+	if pat.Dir != "envs/dev-rds/generated" {
+		t.Errorf("generated dir %q", pat.Dir)
+	}
+	if id, ok := pat.Match("RDS-0042.auto.tfvars.json"); !ok || id != "RDS-0042" {
+		t.Errorf("match %q %v", id, ok)
+	}
+	if _, ok := pat.Match("notes.txt"); ok {
+		t.Error("an unrelated file matched")
+	}
+}
