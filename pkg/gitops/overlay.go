@@ -18,7 +18,7 @@ import (
 func Overlay(base fs.FS, changes []Change) fs.FS {
 	o := &overlay{base: base, files: map[string][]byte{}, gone: map[string]bool{}, dirs: map[string]bool{}}
 	for _, c := range changes {
-		if c.deletes() {
+		if c.Deletes() {
 			o.gone[c.Path] = true
 			delete(o.files, c.Path)
 			continue

@@ -26,8 +26,6 @@ type Change struct {
 // Deletes reports whether the change removes its file.
 func (c Change) Deletes() bool { return c.New == nil && c.Old != nil }
 
-func (c Change) deletes() bool { return c.Deletes() }
-
 // ErrInvalidRequest is wrapped by every planning error the request itself
 // causes (a name another entry holds, a base branch that is not allowed, an
 // environment without a root, coupled mode in the contract mode): the

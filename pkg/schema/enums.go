@@ -46,7 +46,9 @@ func ParseEnums(data []byte, filename string) (*Enums, error) {
 				name := key + "." + g.key
 				body := p.mapping(g.v, name, "a mapping {description, values: [...]}")
 				if body == nil {
-					p.at(g.v.Line, "%s: expected {description, values: [...]}, found %s", name, kindName(g.v))
+					if isNull(g.v) {
+						p.at(g.v.Line, "%s: expected {description, values: [...]}, found nothing", name)
+					}
 					continue
 				}
 				p.keysOnly(body, name, []string{"description", "values"})
