@@ -185,6 +185,7 @@ func ParseRequestSchema(data []byte, filename string, enums *Enums) (*RequestSch
 		return nil, err
 	}
 	sort.Strings(s.Notes)
+	s.names = s.fieldNames()
 	return s, nil
 }
 

@@ -218,6 +218,8 @@ type RequestSchema struct {
 	File   string
 	// Notes lists every documented default the file needed (original format).
 	Notes []string
+
+	names []string // FieldNames, computed once the schema is parsed
 }
 
 // MaxInputs is GitHub's limit on workflow_dispatch inputs.
@@ -254,6 +256,13 @@ func (f *Field) Check(v Value) string {
 // FieldNames returns the field names in field_order first, then any others
 // sorted, so output is deterministic.
 func (s *RequestSchema) FieldNames() []string {
+	if s.names != nil && len(s.names) == len(s.Fields) {
+		return slices.Clone(s.names)
+	}
+	return s.fieldNames()
+}
+
+func (s *RequestSchema) fieldNames() []string {
 	var out []string
 	for _, name := range s.FieldOrder {
 		if s.Fields[name] != nil && !slices.Contains(out, name) {
