@@ -153,8 +153,9 @@ func TestContractModeRefuses(t *testing.T) {
 	if !errors.Is(err, gitops.ErrInvalidRequest) || !strings.Contains(err.Error(), "coupled mode is on for test") {
 		t.Errorf("contract mode with coupled mode: %v", err)
 	}
-	if f := repocheck.Check(coupledOn, pc.Config, pc.Schema); len(f) != 0 {
-		t.Errorf("no contract yet, nothing to report: %v", f)
+	// validate says so before any request fails.
+	if f := repocheck.Check(coupledOn, pc.Config, pc.Schema); len(f) != 1 || f[0].File != "envs/test/terraform.tfvars" || !strings.Contains(f[0].Message, "coupled mode is on, but request_mode is contract") {
+		t.Errorf("contract mode with coupled mode on in test: %v", f)
 	}
 }
 
@@ -163,8 +164,8 @@ func TestContractModeRefuses(t *testing.T) {
 func TestReservedInstanceNames(t *testing.T) {
 	repo := rdsbot.Example()
 	p := planner(t, repo)
-	names := p.InstanceNames(repo, "dev")
-	if len(names) != 2 || names[0].Name != "platform_admin" || names[1].Name != "platform" {
+	names, err := p.InstanceNames(repo, "dev")
+	if err != nil || len(names) != 2 || names[0].Name != "platform_admin" || names[1].Name != "platform" {
 		t.Fatalf("dev instance names: %+v", names)
 	}
 	for _, c := range []struct{ field, value, want string }{

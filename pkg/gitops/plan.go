@@ -113,56 +113,57 @@ func New(repo fs.FS) (*Planner, error) {
 		return nil, err
 	}
 	p := &Planner{Config: cfg, Schema: set}
-	for _, env := range set.Request.Fields["environment"].Enum {
-		for _, r := range p.InstanceNames(repo, env) {
-			set.Reserved.AddInstance(env, r.Kind, r.Name, r.Reason)
-		}
-	}
+	set.Reserved.LookupInstances(func(env string) ([]schema.InstanceName, error) { return p.InstanceNames(repo, env) })
 	return p, nil
-}
-
-// InstanceName is a name an environment's instance holds itself.
-type InstanceName struct {
-	Kind   string // schema.ReservedRoles or schema.ReservedDatabases
-	Name   string
-	Reason string
-	File   string
-	Line   int
 }
 
 // InstanceNames reads the master username and admin database of env's
 // instance from its standalone root: the tfvars value, else the variable's
-// default. A root that does not parse yields nothing here (validate
-// reports it).
-func (p *Planner) InstanceNames(repo fs.FS, env string) []InstanceName {
+// default. A root that does not exist or does not parse yields nothing
+// (validate reports the latter); a file that cannot be read is an error.
+func (p *Planner) InstanceNames(repo fs.FS, env string) ([]schema.InstanceName, error) {
 	cfg := p.Config
 	tfvarsPath := config.Expand(cfg.Paths.StandaloneTfvars, env)
 	varsPath := config.Expand(cfg.Paths.StandaloneVariables, env)
-	src, _ := fs.ReadFile(repo, tfvarsPath)
+	read := func(path string) ([]byte, error) {
+		b, err := fs.ReadFile(repo, path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
+	}
+	src, err := read(tfvarsPath)
+	if err != nil {
+		return nil, err
+	}
 	var vars *tfvars.Variables
-	if b, err := fs.ReadFile(repo, varsPath); err == nil {
+	b, err := read(varsPath)
+	if err != nil {
+		return nil, err
+	}
+	if b != nil {
 		vars, _ = tfvars.ParseVariables(tfvars.SourceFile{Name: varsPath, Src: b})
 	}
-	var out []InstanceName
+	var out []schema.InstanceName
 	for _, a := range []struct{ kind, attr, what string }{
 		{schema.ReservedRoles, cfg.Reserved.MasterUsername, "the master user"},
 		{schema.ReservedDatabases, cfg.Reserved.AdminDatabase, "the admin database"},
 	} {
 		if src != nil {
 			if v, found, err := tfvars.Lookup(src, tfvarsPath, tfvars.Path{a.attr}); err == nil && found && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
-				out = append(out, InstanceName{Kind: a.kind, Name: v.AsString(), File: tfvarsPath,
+				out = append(out, schema.InstanceName{Kind: a.kind, Name: v.AsString(),
 					Reason: fmt.Sprintf("%s of the %s instance (%s in %s)", a.what, env, a.attr, tfvarsPath)})
 				continue
 			}
 		}
 		if vars != nil {
 			if v, ok := vars.Lookup(a.attr); ok && v.Default != cty.NilVal && v.Default.Type() == cty.String && v.Default.IsKnown() && !v.Default.IsNull() {
-				out = append(out, InstanceName{Kind: a.kind, Name: v.Default.AsString(), File: varsPath,
+				out = append(out, schema.InstanceName{Kind: a.kind, Name: v.Default.AsString(),
 					Reason: fmt.Sprintf("%s of the %s instance (the default of variable %s in %s)", a.what, env, a.attr, varsPath)})
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // editor accumulates the edits of one plan over a snapshot.
@@ -257,13 +258,24 @@ func (p *Planner) planRequest(repo fs.FS, req *contract.Request, now time.Time) 
 		return nil, &requestError{err}
 	}
 	env, db := req.Environment, req.DatabaseName
-	for _, f := range []string{"databaseName", "username"} {
-		fd := p.Schema.Request.Fields[f]
-		if fd == nil || fd.Reserved == "" {
+	// Validate checked the reserved names already; check again here, with
+	// the instance's own names read now, so a failed read cannot let one by.
+	instance, err := p.InstanceNames(repo, env)
+	if err != nil {
+		return nil, err
+	}
+	for name, f := range p.Schema.Request.Fields {
+		v := req.Fields()[name]
+		if f.Reserved == "" || v == "" {
 			continue
 		}
-		if why, reserved := p.Schema.Reserved.Check(fd.Reserved, env, req.Fields()[f]); reserved {
-			return nil, invalidf("%s %q is reserved: %s", f, req.Fields()[f], why)
+		for _, in := range instance {
+			if in.Kind == f.Reserved && strings.EqualFold(in.Name, v) {
+				return nil, invalidf("%s %q is reserved: %s", name, v, in.Reason)
+			}
+		}
+		if why, reserved := p.Schema.Reserved.Check(f.Reserved, env, v); reserved {
+			return nil, invalidf("%s %q is reserved: %s", name, v, why)
 		}
 	}
 	ed := newEditor(repo)

@@ -52,7 +52,7 @@ func (c *checker) checkContracts(env string, hasRoot bool, standalonePath string
 		c.add(cfg.ContractFiles(env).Dir, 0, "%v", err)
 		return nil
 	}
-	if len(records) > 0 || len(genFiles) > 0 {
+	if hasRoot || len(records) > 0 || len(genFiles) > 0 {
 		c.checkContractRoot(env, hasRoot, standalonePath)
 	}
 	statuses, _ := c.set.Enums.Values("rds.request_status")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 //go:embed defaults/reserved_names.yaml
@@ -19,7 +20,29 @@ type ReservedNames struct {
 	databases map[string]string
 	roles     map[string]string
 	prefixes  [][2]string // prefix, reason; longest first
-	instance  map[string]map[string]map[string]string
+
+	mu       sync.Mutex
+	instance map[string]map[string]map[string]string
+	lookup   func(env string) ([]InstanceName, error)
+	looked   map[string]bool
+}
+
+// InstanceName is a name one environment's instance holds itself: its
+// master username (ReservedRoles) or its admin database (ReservedDatabases).
+type InstanceName struct {
+	Kind   string
+	Name   string
+	Reason string
+}
+
+// LookupInstances sets how an environment's own instance names are found;
+// each environment is looked up once, the first time it is checked, so a
+// caller reads only the environments it plans. A lookup that fails is tried
+// again at the next check.
+func (r *ReservedNames) LookupInstances(fn func(env string) ([]InstanceName, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lookup, r.looked = fn, map[string]bool{}
 }
 
 const shapeReserved = "a mapping {databases: {name: reason}, roles: {name: reason}, prefixes: {prefix: reason}}"
@@ -73,6 +96,12 @@ func DefaultReservedFile() []byte { return slices.Clone(defaultReservedYAML) }
 // instance's master username (kind ReservedRoles) or its admin database
 // (ReservedDatabases).
 func (r *ReservedNames) AddInstance(env, kind, name, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addInstance(env, kind, name, reason)
+}
+
+func (r *ReservedNames) addInstance(env, kind, name, reason string) {
 	if r.instance == nil {
 		r.instance = map[string]map[string]map[string]string{}
 	}
@@ -92,7 +121,18 @@ func (r *ReservedNames) Check(kind, env, name string) (reason string, reserved b
 		return "", false
 	}
 	n := strings.ToLower(name)
-	if why, ok := r.instance[env][kind][n]; ok {
+	r.mu.Lock()
+	if r.lookup != nil && !r.looked[env] {
+		if names, err := r.lookup(env); err == nil {
+			r.looked[env] = true
+			for _, in := range names {
+				r.addInstance(env, in.Kind, in.Name, in.Reason)
+			}
+		}
+	}
+	why, ok := r.instance[env][kind][n]
+	r.mu.Unlock()
+	if ok {
 		return why, true
 	}
 	list := r.databases
