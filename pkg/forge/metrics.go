@@ -139,6 +139,14 @@ func (m *Metrics) observeRate(label string, h http.Header) (RateState, bool) {
 	return st, true
 }
 
+// forget drops the rate-limit state of a client the App no longer keeps,
+// so the map follows the live installations rather than every one seen.
+func (m *Metrics) forget(label string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.rate, label)
+}
+
 // Snapshot copies the counters.
 func (m *Metrics) Snapshot() MetricsSnapshot {
 	m.mu.Lock()

@@ -342,7 +342,7 @@ func (c *Client) commitChangeSet(ctx context.Context, snap *Snapshot, cs ChangeS
 		return "", false, wrap("create commit", err)
 	}
 	ci := commitOf(cm)
-	c.snaps.putCommit(strings.ToLower(owner+"/"+name)+"@"+ci.SHA, ci)
+	c.snaps.commits.add(c.repoKey(owner, name)+"@"+ci.SHA, ci)
 	ref := &github.Reference{Ref: github.String("refs/heads/" + cs.Branch), Object: &github.GitObject{SHA: cm.SHA}}
 	if cs.Head == "" {
 		_, _, err = c.gh.Git.CreateRef(ctx, owner, name, ref)

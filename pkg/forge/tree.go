@@ -19,6 +19,7 @@ import (
 // it, directories are listed one at a time on first use.
 type treeIndex struct {
 	commit, root string
+	bytes        int64 // estimated size of the listing it was made with
 	mu           sync.Mutex
 	dirs         map[string]*dirListing // "" is the root
 }
@@ -51,6 +52,7 @@ func newTreeIndex(commit string, t *github.Tree) *treeIndex {
 			ix.dirs[dir] = l
 		}
 		l.entries = append(l.entries, entryOf(e, base))
+		ix.bytes += int64(len(p)+len(e.GetSHA())+len(e.GetMode())+len(e.GetType())) + 48
 		if e.GetType() == "tree" && ix.dirs[p] == nil {
 			ix.dirs[p] = &dirListing{}
 		}
