@@ -36,7 +36,7 @@ type Config struct {
 	Retry RetryPolicy
 	// Pacing bounds content-creating requests per installation; nil is
 	// DefaultPacing (GitHub's 80/minute and 500/hour), an empty non-nil
-	// slice turns pacing off.
+	// slice turns pacing off (the holds GitHub's refusals ask for stay).
 	Pacing []Window
 	// CacheBytes bounds the ETag cache that all the App's installation
 	// clients share (default 16 MiB; negative disables it).
@@ -220,11 +220,7 @@ func (a *App) Installation(ctx context.Context, id int64) (*Client, error) {
 		return c, nil
 	}
 	label := fmt.Sprintf("installation:%d", id)
-	var p *pacer
-	if len(a.cfg.Pacing) > 0 {
-		p = newPacer(a.cfg.Pacing)
-	}
-	tr := &transport{next: a.cfg.Transport, policy: a.cfg.Retry, pacer: p, metrics: a.cfg.Metrics, label: label}
+	tr := &transport{next: a.cfg.Transport, policy: a.cfg.Retry, pacer: newPacer(a.cfg.Pacing), metrics: a.cfg.Metrics, label: label}
 	atr := ghinstallation.NewAppsTransportFromPrivateKey(tr, a.cfg.AppID, a.key)
 	atr.BaseURL = a.apiURL
 	itr := ghinstallation.NewFromAppsTransport(atr, id)
@@ -273,11 +269,7 @@ func (a *App) ForRepo(ctx context.Context, repo string) (*Client, error) {
 // under "token".
 func NewTokenClient(ctx context.Context, cfg Config, token string) (*Client, error) {
 	cfg = cfg.withDefaults()
-	var p *pacer
-	if len(cfg.Pacing) > 0 {
-		p = newPacer(cfg.Pacing)
-	}
-	tr := &transport{next: cfg.Transport, policy: cfg.Retry, pacer: p, metrics: cfg.Metrics, label: "token"}
+	tr := &transport{next: cfg.Transport, policy: cfg.Retry, pacer: newPacer(cfg.Pacing), metrics: cfg.Metrics, label: "token"}
 	cs := newCaches(cfg)
 	var rt http.RoundTripper = &tokenAuth{next: tr, token: token}
 	if cs.etag != nil {

@@ -61,7 +61,9 @@ type MetricsSnapshot struct {
 	NotModified int64
 	// Retries counts repeated attempts by endpoint.
 	Retries map[string]int64
-	// PacerWait is the total time writes waited for the pacer; Paced counts them.
+	// PacerWait is the total time requests waited for the pacer (writes for
+	// a slot, every request while a rate limit held them back); Paced
+	// counts them.
 	PacerWait time.Duration
 	Paced     int64
 	// RateLimit is the last primary budget seen, by installation ("installation:42").
