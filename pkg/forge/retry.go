@@ -142,15 +142,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		v := t.classify(ctx, failures+1, resp, err, mode)
 		t.metrics.record(endpoint, v.outcome, write, resp != nil && resp.StatusCode != http.StatusNotModified)
+		// Holds apply to the installation's core budget, the one forge spends
+		// (a search or GraphQL budget says nothing about it).
+		holds := t.pacer != nil && !appCall && resp != nil && coreBudget(resp.Header)
 		if resp != nil {
-			if st, ok := t.metrics.observeRate(t.label, resp.Header); ok && !appCall && t.pacer != nil &&
+			if st, ok := t.metrics.observeRate(t.label, resp.Header); ok && holds &&
 				st.Remaining == 0 && !st.Reset.IsZero() && !v.limited {
 				// That was the budget's last point: the next request would be refused.
 				t.pacer.block(st.Reset.Add(time.Second), true)
 			}
 		}
 		if v.limited {
-			if t.pacer != nil && !appCall {
+			if holds {
 				t.pacer.block(v.until, v.primary)
 			}
 			wait := time.Until(v.until)
@@ -164,7 +167,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			drain(resp)
 			cancel()
 			t.metrics.retried(endpoint)
-			if t.pacer == nil || appCall {
+			if !holds {
 				if err := sleep(ctx, wait); err != nil {
 					return nil, err
 				}
@@ -200,6 +203,11 @@ func (t *transport) budget(ctx context.Context, waited time.Duration) time.Durat
 		b = min(b, time.Until(dl))
 	}
 	return max(b, 0)
+}
+
+func coreBudget(h http.Header) bool {
+	r := h.Get("X-RateLimit-Resource")
+	return r == "" || r == "core"
 }
 
 func drain(resp *http.Response) {
