@@ -98,13 +98,16 @@ func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
 		},
 	})
 	var inv *invalidError
-	var notOurs *forge.BranchNotOursError
 	switch {
 	case errors.As(err, &inv):
 		return b.markInvalid(ctx, c, r.Repo, issue, cfg, st, inv.problems)
-	case errors.As(err, &notOurs):
+	case errors.Is(err, forge.ErrBranchSquatted):
 		st.Phase, st.Reached = PhaseBlocked, PhasePROpen
-		st.Detail = fmt.Sprintf("@%s pushed to `%s`, so rdsbot no longer updates it. Remove their commit (or close the pull request) and comment `/rds retry`.", notOurs.Author, notOurs.Branch)
+		st.Detail = fmt.Sprintf("The branch `%s` (or a pull request from it) was made by someone other than rdsbot, so rdsbot does not use it. Delete the branch (or close that pull request) and comment `/rds retry`.", branch)
+		return b.publishStatus(ctx, c, r.Repo, n, cfg, st)
+	case errors.Is(err, forge.ErrBranchNotOurs):
+		st.Phase, st.Reached = PhaseBlocked, PhasePROpen
+		st.Detail = fmt.Sprintf("Commits that rdsbot did not make were pushed to `%s`, so rdsbot no longer updates it. Remove them (or close the pull request) and comment `/rds retry`.", branch)
 		if prs := openPulls(existing); len(prs) > 0 {
 			st.PR = prRef(prs[0])
 		}

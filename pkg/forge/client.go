@@ -27,8 +27,15 @@ type Config struct {
 	AppID      int64
 	PrivateKey []byte
 	// BotLogin is the App's bot account ("rdsbot[bot]"); empty asks GitHub
-	// once (GET /app). Commits and comments by this login are the bot's own.
+	// once (GET /app). Comments, labels and pull requests GitHub shows as
+	// made by this login are the bot's own (commits are not: see Ledger).
 	BotLogin string
+	// Ledger records the commits the bot writes and is the only judge of
+	// whether a branch head is the bot's (see CommitLedger). It must be
+	// durable and shared by all replicas; nil is a MemoryLedger for this
+	// App alone, with a warning: after a restart the bot's earlier branches
+	// count as someone else's, so their requests stop until a person acts.
+	Ledger CommitLedger
 	// Transport is the HTTP transport under everything (default: a clone of
 	// http.DefaultTransport with more idle connections per host).
 	Transport http.RoundTripper
@@ -95,6 +102,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Ledger == nil {
+		c.Logger.Warn("forge: no durable commit ledger configured; the bot's commits are remembered in memory only, " +
+			"so after a restart its earlier branches count as someone else's")
+		c.Ledger = NewMemoryLedger(0)
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "rdsbot"

@@ -32,9 +32,16 @@ var (
 	// ErrBaseMoved: Propose re-read and re-planned its bounded number of
 	// times and the base or the branch moved every time.
 	ErrBaseMoved = errors.New("base or branch kept moving")
-	// ErrBranchNotOurs: the pull request branch's head was made by someone
-	// other than the bot, so the bot will not build on it. See BranchNotOursError.
-	ErrBranchNotOurs = errors.New("branch head was not made by the bot")
+	// ErrBranchNotOurs: the pull request branch holds what the bot did not
+	// write, so the bot will not build on it: ErrForeignChange or
+	// ErrBranchSquatted.
+	ErrBranchNotOurs = errors.New("branch is not the bot's")
+	// ErrForeignChange: commits the bot did not write were pushed to its
+	// pull request branch. See ForeignChangeError.
+	ErrForeignChange = errors.New("branch holds commits the bot did not write")
+	// ErrBranchSquatted: the request's branch, or a pull request from it, was
+	// made by someone else. See SquattedBranchError.
+	ErrBranchSquatted = errors.New("branch was made by someone else")
 	// ErrNotMergeable: 405 from a merge (conflicts, a required check missing).
 	ErrNotMergeable = errors.New("not mergeable")
 	// ErrForbidden: 403 that is not a rate limit (missing permission).
