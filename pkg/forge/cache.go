@@ -70,12 +70,6 @@ func (c *sizedLRU[V]) remove(key string) {
 	c.lru.Remove(key)
 }
 
-func (c *sizedLRU[V]) purge() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lru.Purge()
-}
-
 // stats reports the entries and bytes held.
 func (c *sizedLRU[V]) stats() (int, int64) {
 	c.mu.Lock()

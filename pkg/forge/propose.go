@@ -346,7 +346,7 @@ func (c *Client) notOurs(ctx context.Context, owner, name, baseSHA, branch, head
 			ours++
 			continue
 		}
-		who := rc.GetCommit().GetAuthor().GetName()
+		who := clipName(rc.GetCommit().GetAuthor().GetName())
 		if login := rc.GetAuthor().GetLogin(); login != "" && !strings.EqualFold(login, who) {
 			who += " (" + login + ")"
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"path"
 	"regexp"
 	"sort"
@@ -224,10 +223,11 @@ type snapshotStore struct {
 	timeout time.Duration // of a shared fetch
 }
 
-// maxCommits bounds the commits kept; maxCachedIndexes and maxCachedBlobs
-// bound the entries whatever their size.
+// maxCommits and maxCommitBytes bound the commits kept; maxCachedIndexes
+// and maxCachedBlobs bound the entries whatever their size.
 const (
 	maxCommits       = 4096
+	maxCommitBytes   = 4 << 20
 	maxCachedIndexes = 256
 	maxCachedBlobs   = 1 << 16
 )
@@ -241,7 +241,9 @@ func newSnapshotStore(maxBytes int64, fetchTimeout time.Duration) *snapshotStore
 		blobs: newSizedLRU(maxCachedBlobs, max(maxBytes-maxBytes/4, 1), func(k string, b []byte) int64 {
 			return int64(len(k)+len(b)) + entryOverhead
 		}),
-		commits: newSizedLRU(maxCommits, math.MaxInt64, func(string, *commitInfo) int64 { return 1 }),
+		commits: newSizedLRU(maxCommits, maxCommitBytes, func(k string, ci *commitInfo) int64 {
+			return int64(len(k)+len(ci.SHA)+len(ci.Tree)+len(ci.Author)+48*len(ci.Parents)) + entryOverhead
+		}),
 		timeout: fetchTimeout,
 	}
 }
@@ -327,8 +329,19 @@ type commitInfo struct {
 	Author  string // name, as the commit claims it: for messages, never for trust
 }
 
+// maxAuthorName bounds the author name kept: it is whatever the pusher wrote.
+const maxAuthorName = 256
+
+// clipName shortens a name a commit claims to maxAuthorName bytes.
+func clipName(s string) string {
+	if len(s) <= maxAuthorName {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxAuthorName], "") + "…"
+}
+
 func commitOf(cm *github.Commit) *commitInfo {
-	ci := &commitInfo{SHA: cm.GetSHA(), Tree: cm.GetTree().GetSHA(), Author: cm.GetAuthor().GetName()}
+	ci := &commitInfo{SHA: cm.GetSHA(), Tree: cm.GetTree().GetSHA(), Author: clipName(cm.GetAuthor().GetName())}
 	for _, p := range cm.Parents {
 		ci.Parents = append(ci.Parents, p.GetSHA())
 	}

@@ -39,7 +39,9 @@ func (l *dirListing) find(name string) (treeEntry, bool) {
 func newTreeIndex(commit string, t *github.Tree) *treeIndex {
 	ix := &treeIndex{commit: commit, root: t.GetSHA(), dirs: map[string]*dirListing{}}
 	if t.GetTruncated() {
-		return ix // listed lazily
+		// Listed lazily, directory by directory, as the bot reads them: only
+		// those count then (the cache weighs the index when it is added).
+		return ix
 	}
 	ix.dirs[""] = &dirListing{}
 	for _, e := range t.Entries {
