@@ -332,6 +332,10 @@ func (c *Client) hasContent(ctx context.Context, snap *Snapshot, ch fileChange) 
 func (c *Client) notOurs(ctx context.Context, owner, name, baseSHA, branch, head string, changes []fileChange) error {
 	repo := owner + "/" + name
 	cmp, _, err := c.gh.Repositories.CompareCommits(ctx, owner, name, baseSHA, head, &github.ListOptions{PerPage: 100})
+	if IsNotFound(err) {
+		// No common history with the base: no commit of the bot's is on it.
+		return &SquattedBranchError{Repo: repo, Branch: branch, Head: head}
+	}
 	if err != nil {
 		return wrap(fmt.Sprintf("compare %s with the base", branch), err)
 	}

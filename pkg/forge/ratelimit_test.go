@@ -156,3 +156,38 @@ func TestPacingBeyondBudget(t *testing.T) {
 		t.Errorf("%d comments sent, want 1", n)
 	}
 }
+
+// TestProposeBurstWithoutPacing: several requests proposed at once against
+// the fake's secondary limit with forge's pacing off and two attempts per
+// request: every one lands (one commit, one pull request each), the
+// refusals having cost no attempt.
+func TestProposeBurstWithoutPacing(t *testing.T) {
+	e := newEnv(t, func(o *githubfake.Options, c *forge.Config) {
+		o.SecondaryLimits = []githubfake.Window{{Max: 6, Per: time.Second}}
+		o.SecondaryRetryAfter = time.Second
+		c.Retry.MaxAttempts = 2
+	})
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.client.Propose(context.Background(), proposal(map[string]string{
+				"databaseName": fmt.Sprintf("burst_%d", i), "username": fmt.Sprintf("burst_%d_app", i)}))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if got := len(e.fake.PullRequests(repo)); got != n {
+		t.Errorf("%d pull requests, want %d", got, n)
+	}
+	if s := e.app.Metrics().Snapshot(); s.Retries == nil || len(s.Retries) == 0 {
+		t.Errorf("the burst met no limit: %v", s.Calls)
+	}
+}
