@@ -279,6 +279,9 @@ func (st *snapshotStore) index(ctx context.Context, c *Client, owner, name, sha 
 		return ix, nil
 	}
 	v, err := st.shared(ctx, "tree:"+key, func(ctx context.Context) (any, error) {
+		if ix, ok := st.indexes.get(key); ok { // filled while this caller looked
+			return ix, nil
+		}
 		t, _, err := c.gh.Git.GetTree(ctx, owner, name, sha, true)
 		if err != nil {
 			return nil, wrap(fmt.Sprintf("list tree of %s/%s at %s", owner, name, sha), err)
@@ -300,6 +303,9 @@ func (st *snapshotStore) blob(ctx context.Context, c *Client, owner, name, sha s
 		return data, nil
 	}
 	v, err := st.shared(ctx, "blob:"+key, func(ctx context.Context) (any, error) {
+		if data, ok := st.blobs.get(key); ok {
+			return data, nil
+		}
 		b, _, err := c.gh.Git.GetBlob(ctx, owner, name, sha)
 		if err != nil {
 			return nil, wrap("get blob "+sha, err)
@@ -355,6 +361,9 @@ func (c *Client) commit(ctx context.Context, owner, name, sha string) (*commitIn
 		return ci, nil
 	}
 	v, err := c.snaps.shared(ctx, "commit:"+key, func(ctx context.Context) (any, error) {
+		if ci, ok := c.snaps.commits.get(key); ok {
+			return ci, nil
+		}
 		cm, _, err := c.gh.Git.GetCommit(ctx, owner, name, sha)
 		if err != nil {
 			return nil, wrap("get commit "+sha, err)
