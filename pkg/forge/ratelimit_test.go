@@ -187,7 +187,7 @@ func TestProposeBurstWithoutPacing(t *testing.T) {
 	if got := len(e.fake.PullRequests(repo)); got != n {
 		t.Errorf("%d pull requests, want %d", got, n)
 	}
-	if s := e.app.Metrics().Snapshot(); s.Retries == nil || len(s.Retries) == 0 {
+	if s := e.app.Metrics().Snapshot(); len(s.Retries) == 0 {
 		t.Errorf("the burst met no limit: %v", s.Calls)
 	}
 }
