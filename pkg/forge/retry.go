@@ -289,7 +289,8 @@ func rateLimited(resp *http.Response, now time.Time) verdict {
 		return verdict{outcome: OutcomePrimary, limited: true, primary: true, until: until}
 	}
 	if !until.IsZero() {
-		return verdict{outcome: OutcomeSecondary, limited: true, until: until}
+		// At least a second, so that a refusal never repeats at once.
+		return verdict{outcome: OutcomeSecondary, limited: true, until: later(until, now.Add(time.Second))}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	_ = resp.Body.Close()
