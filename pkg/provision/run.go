@@ -633,10 +633,11 @@ func (ur *unitRun) roleStep(ctx context.Context, start map[string]roleState) err
 	}
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		if err = ur.roleTx(ctx, started); sqlState(err) != "42710" {
+		err = ur.roleTx(ctx, started)
+		if code := sqlState(err); code != "42710" && !(code == "23505" && constraintName(err) == "pg_authid_rolname_index") {
 			break
 		}
-		// duplicate_object: created meanwhile outside our locks; read again.
+		// Created meanwhile by someone not taking our locks: read again.
 	}
 	if err != nil {
 		for _, en := range ur.u.entries() {
@@ -721,20 +722,51 @@ func (ur *unitRun) versionApplied(en Entry) string {
 	return ur.versions[en.Username]
 }
 
-// createDatabase runs CREATE DATABASE (never in a transaction). A database
-// created meanwhile by another run (42P04) is success; created is false
-// then.
+// createDatabase runs CREATE DATABASE, which cannot run in a transaction,
+// under a session-level advisory lock on the database's key: concurrent
+// runs wait, then find it created. A database created meanwhile by someone
+// not taking the lock (42P04, or 23505 when both inserts race) is success
+// too; created is false then.
 func (ur *unitRun) createDatabase(ctx context.Context) (created bool, err error) {
 	conn, err := ur.e.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer conn.Release()
+	key := lockKey("database", ur.u.db)
+	if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1)", key); err != nil {
+		return false, fmt.Errorf("advisory lock: %w", err)
+	}
+	defer func() {
+		if _, uerr := conn.Exec(context.Background(), "SELECT pg_catalog.pg_advisory_unlock($1)", key); uerr != nil {
+			// A session that may still hold the lock must not go back to
+			// the pool.
+			_ = conn.Conn().Close(context.Background())
+		}
+	}()
+	dbs, err := readDatabases(ctx, conn, []string{ur.u.db})
+	if err != nil {
+		return false, err
+	}
+	if dbs[ur.u.db].Exists {
+		return false, nil
+	}
 	err = ur.exec(ctx, conn, ur.e.target.Database, []stmt{planCreateDatabase(ur.u.db, ur.u.owner.Username)})
-	if sqlState(err) == "42P04" {
+	switch code := sqlState(err); {
+	case code == "42P04":
+		return false, nil
+	case code == "23505" && constraintName(err) == "pg_database_datname_index":
 		return false, nil
 	}
 	return err == nil, err
+}
+
+func constraintName(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.ConstraintName
+	}
+	return ""
 }
 
 // grantStep closes the database to PUBLIC and opens it to its roles, then,
