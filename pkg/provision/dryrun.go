@@ -23,7 +23,7 @@ func (e *engine) dryRun(units []unit) {
 			}
 		}
 		for _, en := range u.entries() {
-			stmts, _ := planRole(ur.want(en, "<current>"), roleState{}, srv, "<verifier>")
+			stmts, _ := planRole(ur.want(en, "current"), roleState{}, srv, "<verifier>")
 			show(admin, stmts)
 			flags := "LOGIN"
 			if en.CreateDB {
