@@ -87,7 +87,7 @@ func runProvision(ctx context.Context, c *cli, args []string) error {
 	rootCert := fs.String("sslrootcert", "", "CA bundle for verify-ca / verify-full")
 	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "one connection attempt")
 	connectRetry := fs.Duration("connect-retry", 2*time.Minute, "keep retrying a refused connection this long (a fresh instance)")
-	buildID := fs.String("build-id", "manual", "build id recorded in the audit trail")
+	buildID := fs.String("build-id", "", "build id recorded in the audit trail (default build_id from envs/<env>/terraform.tfvars, else manual)")
 	runID := fs.String("run-id", "local", "run id recorded in the audit trail")
 	auditOut := fs.String("audit-output", "", "audit CSV to append to (default <repo>/governance/<env>/rds_provision_audit.csv; \"none\" writes none)")
 	dryRun := fs.Bool("dry-run", false, "connect to nothing, read no secret: print the statements a fresh server would get (passwords redacted)")
@@ -112,6 +112,10 @@ func runProvision(ctx context.Context, c *cli, args []string) error {
 	cfg, err := loadConfig(*repo)
 	if err != nil {
 		return invalid(err)
+	}
+
+	if *buildID == "" {
+		*buildID = defaultBuildID(*repo, cfg, *env)
 	}
 
 	level := slog.LevelWarn
@@ -215,6 +219,21 @@ func loadConfig(repo string) (*config.Config, error) {
 		return nil, err
 	}
 	return config.Parse(b)
+}
+
+// defaultBuildID is build_id from the environment's coupled tfvars (the
+// Makefile convention), else "manual".
+func defaultBuildID(repo string, cfg *config.Config, env string) string {
+	p := config.Expand(cfg.Paths.CoupledTfvars, env)
+	b, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(p)))
+	if err != nil {
+		return "manual"
+	}
+	v, found, err := tfvars.Lookup(b, p, tfvars.Path{"build_id"})
+	if err != nil || !found || v.Type() != cty.String || v.IsNull() || v.AsString() == "" {
+		return "manual"
+	}
+	return v.AsString()
 }
 
 // readProvisionEntries reads the entries from --tfvars or from the
