@@ -362,13 +362,21 @@ func TestConnectRetriesUntilTheServerListens(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close() // refused until the proxy below starts
+	listening := make(chan net.Listener, 1)
+	t.Cleanup(func() {
+		select {
+		case l := <-listening:
+			l.Close()
+		default:
+		}
+	})
 	go func() {
 		time.Sleep(1200 * time.Millisecond)
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			return
 		}
-		defer l.Close()
+		listening <- l
 		for {
 			c, err := l.Accept()
 			if err != nil {
