@@ -299,7 +299,7 @@ func printReport(w io.Writer, rep *provision.Report, source, auditPath string) {
 		}
 		fmt.Fprintln(w)
 	} else if rep.Target != "" {
-		fmt.Fprintf(w, "%s on %s (PostgreSQL %d), entries from %s\n", rep.Environment, rep.Target, rep.ServerVersion, source)
+		fmt.Fprintf(w, "%s on %s (PostgreSQL %d.%d), entries from %s\n", rep.Environment, rep.Target, rep.ServerVersion/10000, rep.ServerVersion%100, source)
 	}
 	for _, r := range rep.Results {
 		line := fmt.Sprintf("%-14s %s (%s/%s, %s)", r.Outcome, r.Key, r.Database, r.Username, r.Access)

@@ -159,6 +159,9 @@ func (e *engine) finish() {
 	e.report.Results = e.report.Results[:0]
 	for _, en := range e.opts.Entries {
 		if r := e.results[en.Key]; r != nil {
+			if r.Outcome == Skipped && len(r.Warnings) == 0 {
+				r.Warnings = []string{"not run: the run stopped before this entry (fail-fast; ContinueOnError / --no-fail-fast runs the others)"}
+			}
 			e.report.Results = append(e.report.Results, *r)
 		}
 	}

@@ -65,7 +65,7 @@ type Row struct {
 	Username    string        `json:"username"`
 	Action      Action        `json:"action"`
 	Status      Status        `json:"status"`
-	Duration    time.Duration `json:"-"`
+	Duration    time.Duration `json:"duration_ns"`
 	Message     string        `json:"message"`
 }
 
