@@ -1,6 +1,6 @@
 // Command rdsbot is the RDS self-service GitHub App and its command line:
 // serve the App, plan a request into a working tree, validate a repository,
-// generate the request forms, and run the sandbox demo.
+// generate the request forms, provision Postgres, and run the sandbox demo.
 package main
 
 import (

@@ -64,6 +64,25 @@ func TestBranchAndBase(t *testing.T) {
 	}
 }
 
+func TestApprovalPolicyKeys(t *testing.T) {
+	c, err := Parse([]byte("approvals:\n  mode: blocking\n  environment_modes: {prod: warn}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Approvals.ModeFor("dev") != ModeEnforce || c.Approvals.ModeFor("prod") != ModeWarn {
+		t.Errorf("modes: dev %s prod %s", c.Approvals.ModeFor("dev"), c.Approvals.ModeFor("prod"))
+	}
+	if !c.Approvals.SelfServe("dev") || c.Approvals.SelfServe("test") {
+		t.Error("default self-serve environments must be [dev]")
+	}
+	_, err = Parse([]byte("approvals:\n  environment_modes: {prod: lax}\n  human_approval_groups: []\n  break_glass: {label: \"\", groups: [nobody]}\n"))
+	for _, want := range []string{"approvals.environment_modes.prod", "approvals.human_approval_groups", "approvals.break_glass.label", `group "nobody" has no team`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
+
 func TestContractConfig(t *testing.T) {
 	for name, doc := range map[string]string{
 		"mode":            "request_mode: contracts\n",

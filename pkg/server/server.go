@@ -18,6 +18,7 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/config"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/jobs"
+	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
@@ -60,6 +61,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	queue   *jobs.Queue
+	ledger  *ledger.Ledger
 	app     *forge.App
 	bot     *bot.Bot
 	metrics *metrics
@@ -92,12 +94,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.Join(errs...)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	// The ledger holds what the bot recorded itself, beside the job store:
+	// among it the commits the App made, which forge trusts as its own.
+	lcfg := ledger.Config{DatabaseURL: cfg.DatabaseURL}
+	if cfg.SQLitePath != "" {
+		lcfg = ledger.Config{SQLitePath: ledger.PathFor(cfg.SQLitePath)}
+	}
+	led, err := ledger.Open(ctx, lcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.ledger = led
 	ghMetrics := forge.NewMetrics()
 	app, err := forge.NewApp(forge.Config{
 		BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, BotLogin: cfg.BotLogin,
-		Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger,
+		Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger, Ledger: led,
 	})
 	if err != nil {
+		led.Close()
 		return nil, err
 	}
 	s.app = app
@@ -107,14 +121,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay, LockRetry: cfg.LockRetry, Logger: cfg.Logger, Observer: obs,
 	})
 	if err != nil {
+		led.Close()
 		return nil, err
 	}
 	s.queue = q
 	s.metrics = newMetrics(q, ghMetrics)
 	obs.m = s.metrics
-	b, err := bot.New(bot.Options{App: app, Queue: q, Defaults: cfg.Defaults, Logger: cfg.Logger})
+	b, err := bot.New(bot.Options{App: app, Queue: q, Ledger: led, Logger: cfg.Logger})
 	if err != nil {
 		q.Close()
+		led.Close()
 		return nil, err
 	}
 	s.bot = b
@@ -175,6 +191,9 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // App is the GitHub App client (for the sandbox's narration).
 func (s *Server) App() *forge.App { return s.app }
 
+// Ledger is the store of facts the bot recorded itself.
+func (s *Server) Ledger() *ledger.Ledger { return s.ledger }
+
 // Queue is the job queue.
 func (s *Server) Queue() *jobs.Queue { return s.queue }
 
@@ -192,6 +211,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	if err := s.queue.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close job store: %w", err))
+	}
+	if err := s.ledger.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close ledger: %w", err))
 	}
 	return errors.Join(errs...)
 }
