@@ -46,6 +46,9 @@ type Config struct {
 	Teams     map[string]string `yaml:"teams"`
 	Approvals Approvals         `yaml:"approvals"`
 	Generated Generated         `yaml:"generated"`
+
+	// Apply configures the terraform runners (apply.go).
+	Apply Apply `yaml:"apply"`
 }
 
 // SchemaPaths locates the three schema files.
@@ -149,6 +152,7 @@ func Default() *Config {
 			BackstageTemplate: "backstage/rds-request.yaml",
 			BackstageRepoURL:  "github.com?owner=acme&repo=platform-infra",
 		},
+		Apply: DefaultApply(),
 	}
 }
 
@@ -227,6 +231,7 @@ func (c *Config) Check() error {
 			bad(l.field, "must not be empty")
 		}
 	}
+	checkApply(c.Apply, bad)
 	return errors.Join(errs...)
 }
 
