@@ -41,11 +41,10 @@ func materialize(src fs.FS, dir string, log *logSink) (files int, err error) {
 		case mode.IsDir():
 			return os.Mkdir(target, 0o755)
 		case mode&fs.ModeSymlink != 0:
-			link, err := fs.ReadFile(src, p)
+			dest, err := readLink(src, p)
 			if err != nil {
 				return err
 			}
-			dest := string(link)
 			resolved := path.Join(path.Dir(p), dest)
 			if path.IsAbs(dest) || resolved == ".." || strings.HasPrefix(resolved, "../") {
 				return fmt.Errorf("%s is a symbolic link out of the repository (%s); refusing to check it out", p, dest)
@@ -94,4 +93,15 @@ func removeAll(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// readLink is a symbolic link's target: fs.ReadLinkFS where the FS has it,
+// else the entry's content (a git blob of mode 120000 holds the target, as
+// forge's Snapshot serves it).
+func readLink(src fs.FS, p string) (string, error) {
+	if rl, ok := src.(fs.ReadLinkFS); ok {
+		return rl.ReadLink(p)
+	}
+	b, err := fs.ReadFile(src, p)
+	return string(b), err
 }

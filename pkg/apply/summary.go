@@ -14,6 +14,10 @@ import (
 // whatever the configuration says: the database instance and its secrets.
 var AlwaysProtected = []string{"aws_db_instance", "aws_secretsmanager_secret", "aws_secretsmanager_secret_version"}
 
+// NeverDestroyed are resource types whose destruction no AllowDestroy can
+// allow: a decommission removes a database's secret, never the instance.
+var NeverDestroyed = []string{"aws_db_instance"}
+
 // Policy decides which planned changes fail a plan.
 type Policy struct {
 	// Protected are resource types or address patterns ('*' matches any
@@ -21,7 +25,7 @@ type Policy struct {
 	Protected []string
 	// AllowDestroy are address patterns that may be destroyed all the same
 	// (a decommission that break-glass approval allowed). Replacing a
-	// protected resource is never allowed.
+	// protected resource, and destroying a NeverDestroyed one, is never allowed.
 	AllowDestroy []string
 }
 
@@ -270,7 +274,8 @@ func (s *Summary) finish(p Policy, count bool) {
 			continue
 		}
 		c.Protected = matchProtected(c, protected)
-		c.Allowed = c.Action == "delete" && c.Protected != "" && matchAny(c.Address, p.AllowDestroy)
+		c.Allowed = c.Action == "delete" && c.Protected != "" && matchAny(c.Address, p.AllowDestroy) &&
+			matchProtected(c, NeverDestroyed) == ""
 		kept = append(kept, c)
 	}
 	s.Changes = kept

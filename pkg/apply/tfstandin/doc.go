@@ -43,6 +43,8 @@
 // TF_STANDIN_FAIL, TF_STANDIN_HANG, TF_STANDIN_DESTROY and
 // TF_STANDIN_REPLACE (comma-separated addresses) do the same when the
 // runner passes them. CMD is init, plan, show, apply or "any".
+// TF_STANDIN_TREE_UP=N records the tree N directories above the working
+// directory instead of the working directory itself.
 //
 //   - fail: the command prints an error diagnostic (message, or a default
 //     one) and exits 1; an apply fails after starting its first change.

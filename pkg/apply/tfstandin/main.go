@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,7 +59,9 @@ type Call struct {
 	ProviderPID int               `json:"provider_pid,omitempty"`
 }
 
-// File is a file of the working tree (.terraform/ excluded).
+// File is a file of the working tree (.terraform/ directories excluded):
+// the working directory, or the directory TF_STANDIN_TREE_UP levels above
+// it (so a test sees a whole checkout from a root inside it).
 type File struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256,omitempty"`
@@ -216,7 +219,13 @@ func (s *standin) record(args []string) Call {
 		}
 		env[k] = v
 	}
-	return Call{Time: time.Now().UTC(), Args: args, Dir: wd, Env: env, Files: tree(wd), PID: os.Getpid()}
+	root := wd
+	if n, err := strconv.Atoi(os.Getenv("TF_STANDIN_TREE_UP")); err == nil {
+		for range n {
+			root = filepath.Dir(root)
+		}
+	}
+	return Call{Time: time.Now().UTC(), Args: args, Dir: wd, Env: env, Files: tree(root), PID: os.Getpid()}
 }
 
 func tree(root string) []File {
@@ -227,7 +236,7 @@ func tree(root string) []File {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if d.IsDir() {
-			if rel == ".terraform" {
+			if d.Name() == ".terraform" {
 				return filepath.SkipDir
 			}
 			return nil
