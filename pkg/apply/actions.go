@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -72,13 +73,21 @@ func KeyOf(displayTitle string) string {
 	return ""
 }
 
-// Inputs are the workflow_dispatch inputs of an apply.
+// Inputs are the workflow_dispatch inputs of an apply. The workflow
+// compares allow_destroy with addresses exactly: patterns with '*' allow
+// nothing there.
 func Inputs(req Request) map[string]any {
+	allow := req.AllowDestroy
+	if allow == nil {
+		allow = []string{}
+	}
+	allowJSON, _ := json.Marshal(allow)
 	return map[string]any{
-		"environment": req.Env,
-		"commit":      req.SHA,
-		"request_ids": strings.Join(req.RequestIDs, ","),
-		"run_key":     req.RunKey(),
+		"environment":   req.Env,
+		"commit":        req.SHA,
+		"request_ids":   strings.Join(req.RequestIDs, ","),
+		"run_key":       req.RunKey(),
+		"allow_destroy": string(allowJSON),
 	}
 }
 
