@@ -126,3 +126,7 @@ func (e *env) control(c tfstandin.Control) {
 		e.t.Fatal(err)
 	}
 }
+
+func githubfakeChange(path, content string) githubfake.Change {
+	return githubfake.Change{Files: map[string]string{path: content}}
+}

@@ -63,8 +63,8 @@ type Terraform struct {
 
 // PlanPolicy says which planned changes fail a plan.
 type PlanPolicy struct {
-	// Protected are resource addresses or types (path.Match patterns, e.g.
-	// aws_kms_key.*, module.db.aws_db_instance.main) that a plan may never
+	// Protected are resource types or addresses ('*' matches any text, e.g.
+	// aws_kms_key, aws_kms_key.*, module.db.aws_db_instance.main) that a plan may never
 	// destroy or replace. Database instances and Secrets Manager secrets are
 	// always protected.
 	Protected []string `yaml:"protected"`
@@ -219,8 +219,8 @@ func checkApply(a Apply, bad func(field, format string, args ...any)) {
 		}
 	}
 	for i, p := range a.Plan.Protected {
-		if _, err := path.Match(p, ""); err != nil || strings.TrimSpace(p) == "" {
-			bad(fmt.Sprintf("apply.plan.protected[%d]", i), "%q is not a resource address or type pattern", p)
+		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, "\n\t") {
+			bad(fmt.Sprintf("apply.plan.protected[%d]", i), "%q is not a resource type or address pattern", p)
 		}
 	}
 	if !workflowRE.MatchString(a.Actions.Workflow) {

@@ -86,7 +86,7 @@ func TestApplyConfig(t *testing.T) {
   roots: [envs/rds, "../{env}"]
   backend: {Bucket: x, key: "{region}"}
   terraform: {binary: "", lock_timeout: 0s, kill_grace: -1s, pass_env: ["AWS KEY"], env: {"1X": y}}
-  plan: {protected: ["aws_[x"]}
+  plan: {protected: [" "]}
   actions: {workflow: "../x.yml", poll_every: 0s}
 `
 	_, err = Parse([]byte(bad))

@@ -178,7 +178,6 @@ var runNameExpr = regexp.MustCompile(`\$\{\{\s*(.*?)\s*\}\}`)
 type runContext struct {
 	inputs                 map[string]any
 	actor, event, ref, sha string
-	workflow               string
 }
 
 // evalRunName evaluates a workflow's run-name as GitHub does for the

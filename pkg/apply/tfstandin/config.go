@@ -28,7 +28,7 @@ func desired(dir string) (map[string]instance, error) {
 	tfFiles, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
 	sort.Strings(tfFiles)
 	if len(tfFiles) == 0 {
-		return nil, fmt.Errorf("No configuration files: plan requires configuration to be present in %s", dir)
+		return nil, fmt.Errorf("no configuration files: plan requires configuration to be present in %s", dir)
 	}
 	type block struct {
 		b   *hclsyntax.Block
@@ -114,7 +114,7 @@ func desired(dir string) (map[string]instance, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, fmt.Errorf("No value for required variable: the root module input variable %q is not set, and has no default value", names[0])
+		return nil, fmt.Errorf("no value for required variable: the root module input variable %q is not set, and has no default value", names[0])
 	}
 	out := map[string]instance{}
 	for _, r := range resources {

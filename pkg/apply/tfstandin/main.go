@@ -28,6 +28,9 @@ var Names = []string{"terraform-standin", "tofu-standin"}
 
 const providerArg = "__standin_provider"
 
+// maxTreeFiles bounds the working tree a call records.
+const maxTreeFiles = 20000
+
 // Invoked reports whether a process started as argv0 should act as the stand-in.
 func Invoked(argv0 string) bool {
 	base := filepath.Base(argv0)
@@ -59,7 +62,8 @@ type Call struct {
 	ProviderPID int               `json:"provider_pid,omitempty"`
 }
 
-// File is a file of the working tree (.terraform/ directories excluded):
+// File is a file of the working tree (.terraform/ and .git/ excluded, at
+// most 20,000 files):
 // the working directory, or the directory TF_STANDIN_TREE_UP levels above
 // it (so a test sees a whole checkout from a root inside it).
 type File struct {
@@ -236,10 +240,13 @@ func tree(root string) []File {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if d.IsDir() {
-			if d.Name() == ".terraform" {
+			if d.Name() == ".terraform" || d.Name() == ".git" {
 				return filepath.SkipDir
 			}
 			return nil
+		}
+		if len(out) >= maxTreeFiles {
+			return filepath.SkipAll
 		}
 		f := File{Path: filepath.ToSlash(rel)}
 		info, err := d.Info()
