@@ -267,15 +267,15 @@ func actionOf(actions []string) string {
 
 // finish applies the policy, orders the changes and counts when asked.
 func (s *Summary) finish(p Policy, count bool) {
-	protected := append(append([]string(nil), AlwaysProtected...), p.Protected...)
+	protected := compilePatterns(append(append([]string(nil), AlwaysProtected...), p.Protected...))
+	allow, never := compilePatterns(p.AllowDestroy), compilePatterns(NeverDestroyed)
 	kept := s.Changes[:0]
 	for _, c := range s.Changes {
 		if c.Action == "noop" {
 			continue
 		}
-		c.Protected = matchProtected(c, protected)
-		c.Allowed = c.Action == "delete" && c.Protected != "" && matchAny(c.Address, p.AllowDestroy) &&
-			matchProtected(c, NeverDestroyed) == ""
+		c.Protected = protected.protects(c)
+		c.Allowed = c.Action == "delete" && c.Protected != "" && allow.matchAddress(c.Address) && never.protects(c) == ""
 		kept = append(kept, c)
 	}
 	s.Changes = kept
@@ -287,7 +287,7 @@ func (s *Summary) finish(p Policy, count bool) {
 		return a.Address < b.Address
 	})
 	for i := range s.Drift {
-		s.Drift[i].Protected = matchProtected(s.Drift[i], protected)
+		s.Drift[i].Protected = protected.protects(s.Drift[i])
 	}
 	sort.SliceStable(s.Drift, func(i, j int) bool { return s.Drift[i].Address < s.Drift[j].Address })
 	if !count {
@@ -319,46 +319,54 @@ func rank(c Change) int {
 	return 2
 }
 
-// matchProtected names the first pattern that protects the change's resource.
-func matchProtected(c Change, patterns []string) string {
+// pattern is a resource type or address pattern, compiled.
+type pattern struct {
+	text    string
+	address bool // has a '.': matched against the address, else the type
+	re      *regexp.Regexp
+}
+
+type patterns []pattern
+
+// compilePatterns compiles patterns where '*' stands for any text and
+// every other character for itself (addresses hold brackets and quotes).
+func compilePatterns(list []string) patterns {
+	out := make(patterns, 0, len(list))
+	for _, p := range list {
+		parts := strings.Split(p, "*")
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		out = append(out, pattern{text: p, address: strings.Contains(p, "."), re: regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")})
+	}
+	return out
+}
+
+// protects names the first pattern that matches the change's resource.
+func (ps patterns) protects(c Change) string {
 	typ := c.Type
 	if typ == "" {
 		typ = typeOf(c.Address)
 	}
-	for _, p := range patterns {
-		if strings.Contains(p, ".") {
-			if globMatch(p, c.Address) {
-				return p
-			}
-		} else if globMatch(p, typ) {
-			return p
+	for _, p := range ps {
+		if p.address && p.re.MatchString(c.Address) || !p.address && p.re.MatchString(typ) {
+			return p.text
 		}
 	}
 	return ""
 }
 
-func matchAny(s string, patterns []string) bool {
-	for _, p := range patterns {
-		if globMatch(p, s) {
+func (ps patterns) matchAddress(addr string) bool {
+	for _, p := range ps {
+		if p.re.MatchString(addr) {
 			return true
 		}
 	}
 	return false
 }
 
-// globMatch matches s against a pattern where '*' stands for any text and
-// every other character for itself (addresses hold brackets and quotes).
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	for i := range parts {
-		parts[i] = regexp.QuoteMeta(parts[i])
-	}
-	re, err := regexp.Compile("^" + strings.Join(parts, ".*") + "$")
-	if err != nil {
-		return false
-	}
-	return re.MatchString(s)
-}
+// matchProtected names the first of the patterns that protects the change.
+func matchProtected(c Change, list []string) string { return compilePatterns(list).protects(c) }
 
 // typeOf is the resource type of an address: the part before the name,
 // after any module path (module.a.aws_x.y["k"] -> aws_x).
