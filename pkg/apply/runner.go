@@ -150,8 +150,8 @@ type Set struct {
 	Actions *Actions
 }
 
-// New builds the runners of a configuration. The local runner is built
-// lazily-safe: its binary is resolved when it first runs, so a
+// New builds the runners of a configuration. The local runner resolves its
+// binary when it first runs (once, for the process's life), so a
 // configuration that uses only actions needs no terraform installed.
 func New(cfg config.Apply, repos Repos, opts Options) *Set {
 	return &Set{cfg: cfg, Local: NewLocal(cfg, repos, opts), Actions: NewActions(cfg, repos, opts)}
