@@ -62,6 +62,9 @@ type Config struct {
 	RequestMode string   `yaml:"request_mode"`
 	Contract    Contract `yaml:"contract"`
 	Reserved    Reserved `yaml:"reserved"`
+
+	// Apply configures the terraform runners (apply.go).
+	Apply Apply `yaml:"apply"`
 }
 
 // Permissions name the GitHub teams (slugs in the App's organisation) that
@@ -297,6 +300,7 @@ func Default() *Config {
 			RefreshInterval: "1h",
 		},
 		Reserved: Reserved{MasterUsername: "master_username", AdminDatabase: "database_name"},
+		Apply:    DefaultApply(),
 	}
 }
 
@@ -382,6 +386,7 @@ func (c *Config) Check() error {
 			bad(l.field, "must not be empty")
 		}
 	}
+	checkApply(c.Apply, bad)
 	return errors.Join(errs...)
 }
 

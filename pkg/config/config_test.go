@@ -120,3 +120,42 @@ func TestContractConfig(t *testing.T) {
 		t.Error("an unrelated file matched")
 	}
 }
+
+func TestApplyConfig(t *testing.T) {
+	c, err := Parse([]byte("apply:\n  runners: {dev: local}\n  plan: {protected: ['aws_kms_key.*']}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Apply.RunnerFor("dev") != RunnerLocal || c.Apply.RunnerFor("prod") != RunnerActions {
+		t.Errorf("runners: dev %s prod %s", c.Apply.RunnerFor("dev"), c.Apply.RunnerFor("prod"))
+	}
+	if got := c.Apply.RootsFor("prod"); !reflect.DeepEqual(got, []string{"envs/prod-rds"}) {
+		t.Errorf("roots %v", got)
+	}
+	want := []string{"bucket=goldenpath-idp-dev-bucket", "dynamodb_table=goldenpath-idp-dev-db-key", "encrypt=true",
+		"key=envs/dev-rds/terraform.tfstate", "region=eu-west-2"}
+	if got := c.Apply.BackendFor("dev", "envs/dev-rds"); !reflect.DeepEqual(got, want) {
+		t.Errorf("backend %v", got)
+	}
+	bad := `apply:
+  runner: jenkins
+  runners: {prod: remote}
+  roots: [envs/rds, "../{env}"]
+  backend: {Bucket: x, key: "{region}"}
+  terraform: {binary: "", lock_timeout: 0s, kill_grace: -1s, pass_env: ["AWS KEY"], env: {"1X": y}}
+  plan: {protected: [" "]}
+  actions: {workflow: "../x.yml", poll_every: 0s}
+`
+	_, err = Parse([]byte(bad))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, field := range []string{"apply.runner:", "apply.runners.prod", "apply.roots[0]", "apply.roots[1]",
+		"apply.backend.Bucket", "apply.backend.key", "apply.terraform.binary", "apply.terraform.lock_timeout",
+		"apply.terraform.kill_grace", "apply.terraform.pass_env[0]", "apply.terraform.env.1X", "apply.plan.protected[0]",
+		"apply.actions.workflow", "apply.actions.poll_every"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("no problem reported for %s in:\n%v", field, err)
+		}
+	}
+}
