@@ -222,15 +222,17 @@ func (b *Bot) loadRepo(ctx context.Context, c *forge.Client, repo string, maxAge
 }
 
 // inTeams reports whether login is an active member of any of the teams
-// (slugs in the repository's organisation). Each team costs one read.
+// (slugs in the repository's organisation; members of child teams count,
+// pending invitations do not). Each team costs one read, asked afresh so a
+// removal counts at once.
 func inTeams(ctx context.Context, c *forge.Client, repo, login string, teams []string) (bool, error) {
 	org, _, _ := strings.Cut(repo, "/")
 	for _, team := range teams {
-		member, err := c.IsTeamMember(ctx, org, team, login)
-		if err != nil && !forge.IsNotFound(err) {
+		m, err := c.TeamMembership(ctx, org, team, login)
+		if err != nil {
 			return false, err
 		}
-		if member {
+		if m.State == forge.MemberActive {
 			return true, nil
 		}
 	}

@@ -93,16 +93,16 @@ func newHarness(t *testing.T) *harness {
 	}))
 	t.Cleanup(recv.Close)
 	s.AddWebhook(recv.URL)
-	h.app, err = forge.NewApp(forge.Config{BaseURL: s.GitHubURL, AppID: s.App.ID, PrivateKey: s.App.PEM,
-		Pacing: []forge.Window{}, Retry: forge.RetryPolicy{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h.ledger, err = ledger.Open(ctx, ledger.Config{SQLitePath: filepath.Join(t.TempDir(), "ledger.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.ledger.Close() })
+	h.app, err = forge.NewApp(forge.Config{BaseURL: s.GitHubURL, AppID: s.App.ID, PrivateKey: s.App.PEM, Ledger: h.ledger,
+		Pacing: []forge.Window{}, Retry: forge.RetryPolicy{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.bot, err = bot.New(bot.Options{App: h.app, Queue: h.jobs, Ledger: h.ledger, ConfigMaxAge: time.Nanosecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -161,12 +161,11 @@ func (j *requestJob) run(ctx context.Context) error {
 		}
 	}
 	var inv *invalidError
-	var notOurs *forge.BranchNotOursError
 	switch {
 	case errors.As(err, &inv):
 		return j.invalid(ctx, inv.problems)
-	case errors.As(err, &notOurs):
-		return j.blocked(ctx, pulls, branch, notOurs)
+	case errors.Is(err, forge.ErrBranchNotOurs):
+		return j.blocked(ctx, pulls, branch, err)
 	case err != nil:
 		return err
 	}
@@ -325,26 +324,40 @@ func (j *requestJob) pullClosed(ctx context.Context, pr *forge.PullRequest) erro
 }
 
 // blocked reports a request branch rdsbot will not write to: someone else
-// pushed to it, or created it.
-func (j *requestJob) blocked(ctx context.Context, pulls []*forge.PullRequest, branch string, e *forge.BranchNotOursError) error {
+// created it (or opened a pull request from it), or pushed commits rdsbot
+// did not make. Commit author names are claims anyone can forge, so the
+// status names what changed, never who.
+func (j *requestJob) blocked(ctx context.Context, pulls []*forge.PullRequest, branch string, err error) error {
 	for _, pr := range pulls {
 		if pr.Head == branch && pr.State == "open" {
 			j.view.PR = prRef(pr)
 		}
 	}
-	who := "someone else"
-	if e.Author != "" {
-		who = "@" + e.Author
-	}
-	if j.view.PR == nil {
-		j.view.Status = lifecycle.For(lifecycle.BranchTaken, fmt.Sprintf(
-			"Branch %s exists and was not created by rdsbot (its last commit is by %s), so rdsbot will not write to it.", md.Code(branch), who))
-		j.view.Status.Action = "Ask the owner of that branch to delete it, then comment `/rds retry`."
+	var squat *forge.SquattedBranchError
+	if errors.As(err, &squat) {
+		what := fmt.Sprintf("Branch %s exists and was not made by rdsbot", md.Code(branch))
+		if squat.PR != 0 {
+			what = fmt.Sprintf("Pull request #%d from branch %s was not opened by rdsbot", squat.PR, md.Code(branch))
+		}
+		j.view.Status = lifecycle.For(lifecycle.BranchTaken, what+", so rdsbot will not use it.")
+		j.view.Status.Action = "Delete that branch (or close that pull request), then comment `/rds retry`."
 		return j.publish(ctx)
 	}
-	j.view.Status = lifecycle.For(lifecycle.ForeignChange, fmt.Sprintf(
-		"%s pushed to %s, so its pull request no longer holds only what this request asks for; rdsbot stopped updating it and its approvals do not count.", who, md.Code(branch)))
-	j.view.Status.Action = "Remove the other commits from the branch (or close the pull request), then comment `/rds retry`."
+	msg := fmt.Sprintf("Commits rdsbot did not make were pushed to %s, so its pull request no longer holds only what this request asks for; rdsbot stopped updating it and its approvals do not count.", md.Code(branch))
+	var foreign *forge.ForeignChangeError
+	if errors.As(err, &foreign) && len(foreign.Files) > 0 {
+		files := make([]string, 0, len(foreign.Files))
+		for _, f := range foreign.Files {
+			files = append(files, md.Code(f))
+		}
+		msg += " Files changed beyond the request: " + strings.Join(files, ", ")
+		if foreign.MoreFiles > 0 {
+			msg += fmt.Sprintf(" and %d more", foreign.MoreFiles)
+		}
+		msg += "."
+	}
+	j.view.Status = lifecycle.For(lifecycle.ForeignChange, msg)
+	j.view.Status.Action = "Remove those commits from the branch (or close the pull request), then comment `/rds retry`."
 	return j.publish(ctx)
 }
 

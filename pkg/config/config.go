@@ -53,6 +53,18 @@ type Config struct {
 
 	// Permissions says who besides a request's requester may act on it.
 	Permissions Permissions `yaml:"permissions"`
+
+	// ---- Request mode, contract files and reserved names ----
+
+	// RequestMode is how a request reaches Terraform: "direct" edits the
+	// standalone tfvars (and the coupled one); "contract" adds the request
+	// contract and the files generated from it and leaves the tfvars alone.
+	RequestMode string   `yaml:"request_mode"`
+	Contract    Contract `yaml:"contract"`
+	Reserved    Reserved `yaml:"reserved"`
+
+	// Apply configures the terraform runners (apply.go).
+	Apply Apply `yaml:"apply"`
 }
 
 // Permissions name the GitHub teams (slugs in the App's organisation) that
@@ -65,11 +77,47 @@ type Permissions struct {
 	CommandTeams []string `yaml:"command_teams"`
 }
 
+// Request modes.
+const (
+	ModeDirect   = "direct"
+	ModeContract = "contract"
+)
+
+// Contract locates the files of the contract mode. Templates take {env},
+// {database} and {id} (RDS-0042).
+type Contract struct {
+	// Path is the request contract, RDS_REQUEST_V1 with its status; {id}
+	// must be in the file name, and no other placeholder may be.
+	Path string `yaml:"path"`
+	// GeneratedTfvars is the rds_databases JSON Terraform reads, in the
+	// environment's standalone root.
+	GeneratedTfvars string `yaml:"generated_tfvars"`
+	// ExternalSecret is the manifest that syncs the credentials into the
+	// cluster.
+	ExternalSecret string `yaml:"external_secret"`
+	// SecretStore and SecretStoreKind name the External Secrets store the
+	// manifest reads from; RefreshInterval is its refresh.
+	SecretStore     string `yaml:"secret_store"`
+	SecretStoreKind string `yaml:"secret_store_kind"`
+	RefreshInterval string `yaml:"refresh_interval"`
+}
+
+// Reserved names the attributes of an environment's standalone root (its
+// tfvars, else the variables' defaults) that hold the instance's own master
+// username and admin database: no request may take them.
+type Reserved struct {
+	MasterUsername string `yaml:"master_username"`
+	AdminDatabase  string `yaml:"admin_database"`
+}
+
 // SchemaPaths locates the three schema files.
 type SchemaPaths struct {
 	Enums          string `yaml:"enums"`
 	Request        string `yaml:"request"`
 	ServiceClasses string `yaml:"service_classes"`
+	// ReservedNames lists names no request may take; when the file does
+	// not exist the documented list applies.
+	ReservedNames string `yaml:"reserved_names"`
 }
 
 // Paths are templates with {env}.
@@ -198,6 +246,7 @@ func Default() *Config {
 			Enums:          schema.DefaultPaths.Enums,
 			Request:        schema.DefaultPaths.Request,
 			ServiceClasses: schema.DefaultPaths.ServiceClasses,
+			ReservedNames:  schema.DefaultPaths.Reserved,
 		},
 		Paths: Paths{
 			StandaloneTfvars:    "envs/{env}-rds/terraform.tfvars",
@@ -241,6 +290,17 @@ func Default() *Config {
 			BackstageTemplate: "backstage/rds-request.yaml",
 			BackstageRepoURL:  "github.com?owner=acme&repo=platform-infra",
 		},
+		RequestMode: ModeDirect,
+		Contract: Contract{
+			Path:            "docs/20-contracts/rds-requests/{env}/{id}.yaml",
+			GeneratedTfvars: "envs/{env}-rds/generated/{id}.auto.tfvars.json",
+			ExternalSecret:  "gitops/kustomize/overlays/{env}/apps/{database}/externalsecrets/{id}.yaml",
+			SecretStore:     "aws-secretsmanager",
+			SecretStoreKind: "ClusterSecretStore",
+			RefreshInterval: "1h",
+		},
+		Reserved: Reserved{MasterUsername: "master_username", AdminDatabase: "database_name"},
+		Apply:    DefaultApply(),
 	}
 }
 
@@ -316,6 +376,7 @@ func (c *Config) Check() error {
 			}
 		}
 	}
+	errs = append(errs, c.checkContract()...)
 	for _, l := range []struct{ field, v string }{
 		{"labels.request", c.Labels.Request}, {"labels.pull_request", c.Labels.PullRequest},
 		{"labels.invalid", c.Labels.Invalid}, {"labels.platform_approval", c.Labels.PlatformApproval},
@@ -325,6 +386,7 @@ func (c *Config) Check() error {
 			bad(l.field, "must not be empty")
 		}
 	}
+	checkApply(c.Apply, bad)
 	return errors.Join(errs...)
 }
 
@@ -340,9 +402,9 @@ func (c *Config) BranchFor(env, database string) string {
 	return strings.NewReplacer("{env}", env, "{database}", database).Replace(c.Branch)
 }
 
-// SchemaPaths converts to the schema package's paths.
+// SchemaPathSet converts to the schema package's paths.
 func (c *Config) SchemaPathSet() schema.Paths {
-	return schema.Paths{Enums: c.Schemas.Enums, Request: c.Schemas.Request, ServiceClasses: c.Schemas.ServiceClasses}
+	return schema.Paths{Enums: c.Schemas.Enums, Request: c.Schemas.Request, ServiceClasses: c.Schemas.ServiceClasses, Reserved: c.Schemas.ReservedNames}
 }
 
 // BaseFor is the base branch a request targets: the requested one when

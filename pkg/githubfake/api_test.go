@@ -633,6 +633,23 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		if err != nil || run.GetStatus() != "completed" || run.GetConclusion() != "failure" || run.GetActor().GetLogin() != "alice" {
 			t.Fatalf("run: %v %v", run, err)
 		}
+		// Re-runs keep the run id and count attempts (rerun_test.go has more).
+		if _, err := alice.Actions.RerunFailedJobsByID(ctx, o, r, details.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = alice.Actions.RerunWorkflowByID(ctx, o, r, details.ID)
+		wantErr(t, err, 403, "already running")
+		if err := f.CompleteRun(repoName, details.ID, "success"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = alice.Actions.RerunFailedJobsByID(ctx, o, r, details.ID)
+		wantErr(t, err, 403, "cannot be retried")
+		if _, err := alice.Actions.RerunWorkflowByID(ctx, o, r, details.ID); err != nil {
+			t.Fatal(err)
+		}
+		if run, _, err := gh.Actions.GetWorkflowRunByID(ctx, o, r, details.ID); err != nil || run.GetRunAttempt() != 3 || run.GetStatus() != "queued" {
+			t.Fatalf("re-run: %v %v", run, err)
+		}
 		if _, _, err := gh.Repositories.Dispatch(ctx, o, r, github.DispatchRequestOptions{EventType: "rds-request", ClientPayload: rawJSON(`{"database_name":"orders"}`)}); err != nil {
 			t.Fatal(err)
 		}

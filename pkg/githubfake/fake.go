@@ -74,6 +74,8 @@ type Fake struct {
 
 	server   *http.Server
 	listener net.Listener
+
+	runDetails atomic.Int32 // RunDetailsMode of workflow dispatches (workflow.go)
 }
 
 // New returns a Fake with no data. Seed it with the test API, then Start it.

@@ -111,6 +111,8 @@ func (f *Fake) routes() *router {
 	rr.add("GET", repo+"/actions/workflows/{workflow_id}/runs", authToken, f.listRuns)
 	rr.add("GET", repo+"/actions/runs", authToken, f.listRuns)
 	rr.add("GET", repo+"/actions/runs/{run_id}", authToken, f.getRun)
+	rr.add("POST", repo+"/actions/runs/{run_id}/rerun", authToken, f.rerunRun(false))
+	rr.add("POST", repo+"/actions/runs/{run_id}/rerun-failed-jobs", authToken, f.rerunRun(true))
 	rr.add("POST", repo+"/dispatches", authToken, f.repositoryDispatch)
 	return rr
 }

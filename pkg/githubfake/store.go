@@ -232,6 +232,13 @@ type WorkflowRun struct {
 	Inputs       map[string]any
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// DisplayTitle is the run's name: the workflow's run-name evaluated with
+	// the run's inputs, or the workflow's name.
+	DisplayTitle string
+	// Attempt is run_attempt: 1, and one more per re-run.
+	Attempt int
+	// StartedAt is when the current attempt started (run_started_at).
+	StartedAt time.Time
 }
 
 // repo is a repository with its git objects and everything GitHub hangs off it.

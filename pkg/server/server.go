@@ -94,12 +94,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.Join(errs...)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	// The ledger holds what the bot recorded itself, beside the job store:
+	// among it the commits the App made, which forge trusts as its own.
+	lcfg := ledger.Config{DatabaseURL: cfg.DatabaseURL}
+	if cfg.SQLitePath != "" {
+		lcfg = ledger.Config{SQLitePath: ledger.PathFor(cfg.SQLitePath)}
+	}
+	led, err := ledger.Open(ctx, lcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.ledger = led
 	ghMetrics := forge.NewMetrics()
 	app, err := forge.NewApp(forge.Config{
 		BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, BotLogin: cfg.BotLogin,
-		Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger,
+		Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger, Ledger: led,
 	})
 	if err != nil {
+		led.Close()
 		return nil, err
 	}
 	s.app = app
@@ -109,19 +121,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay, LockRetry: cfg.LockRetry, Logger: cfg.Logger, Observer: obs,
 	})
 	if err != nil {
+		led.Close()
 		return nil, err
 	}
 	s.queue = q
-	lcfg := ledger.Config{DatabaseURL: cfg.DatabaseURL}
-	if cfg.SQLitePath != "" {
-		lcfg = ledger.Config{SQLitePath: ledger.PathFor(cfg.SQLitePath)}
-	}
-	led, err := ledger.Open(ctx, lcfg)
-	if err != nil {
-		q.Close()
-		return nil, err
-	}
-	s.ledger = led
 	s.metrics = newMetrics(q, ghMetrics)
 	obs.m = s.metrics
 	b, err := bot.New(bot.Options{App: app, Queue: q, Ledger: led, Logger: cfg.Logger})
