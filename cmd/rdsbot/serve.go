@@ -60,15 +60,24 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	var errs []error
-	id, err := strconv.ParseInt(*appID, 10, 64)
-	if err != nil || id <= 0 {
-		errs = append(errs, fmt.Errorf("--app-id: %q is not a GitHub App id", *appID))
+	// An intake-only replica stores deliveries and never calls GitHub: it
+	// needs the webhook secret, not the App's id or key.
+	var id int64
+	if *appID != "" || !*intakeOnly {
+		var err error
+		if id, err = strconv.ParseInt(*appID, 10, 64); err != nil || id <= 0 {
+			errs = append(errs, fmt.Errorf("--app-id: %q is not a GitHub App id", *appID))
+		}
 	}
 	var key []byte
-	if *keyFile == "" {
-		errs = append(errs, errors.New("--private-key-file is required"))
-	} else if key, err = os.ReadFile(*keyFile); err != nil {
-		errs = append(errs, fmt.Errorf("--private-key-file: %w", err))
+	switch {
+	case *keyFile != "":
+		var err error
+		if key, err = os.ReadFile(*keyFile); err != nil {
+			errs = append(errs, fmt.Errorf("--private-key-file: %w", err))
+		}
+	case !*intakeOnly:
+		errs = append(errs, errors.New("--private-key-file is required (unless --intake-only)"))
 	}
 	secrets, err := webhookSecrets(c, *secretFile)
 	if err != nil {

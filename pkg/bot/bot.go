@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/rdsbot/rdsbot/pkg/config"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/gitops"
@@ -16,9 +19,9 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
-// Enqueuer queues work for one request; *jobs.Queue is one.
+// Enqueuer queues jobs; *jobs.Queue is one.
 type Enqueuer interface {
-	EnqueueRequest(ctx context.Context, r jobs.Request) error
+	Enqueue(ctx context.Context, args river.JobArgs) error
 }
 
 // Options configure a Bot.
@@ -34,19 +37,32 @@ type Options struct {
 	// ReconcileDeliveriesSince bounds how far back the reconcile looks for
 	// webhook deliveries that failed (default 72h, GitHub's window).
 	ReconcileDeliveriesSince time.Duration
-	Logger                   *slog.Logger
-	Now                      func() time.Time
+	// ReconcileEvery is the period of the reconcile job (default 15
+	// minutes; negative disables it).
+	ReconcileEvery time.Duration
+	// RetryDelay spaces the retries of a failing request job (default: one
+	// second, doubled per attempt, at most a minute: request jobs re-derive
+	// everything from GitHub, so trying again soon is cheap).
+	RetryDelay func(attempt int) time.Duration
+	// Workers is how many request jobs run at once per process (0: the
+	// queue's default).
+	Workers int
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Bot is the App's behaviour.
 type Bot struct {
-	app      *forge.App
-	queue    Enqueuer
-	defaults *config.Config
-	dispatch string
-	since    time.Duration
-	log      *slog.Logger
-	now      func() time.Time
+	app       *forge.App
+	queue     Enqueuer
+	defaults  *config.Config
+	dispatch  string
+	since     time.Duration
+	reconcile time.Duration
+	retry     func(attempt int) time.Duration
+	workers   int
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // DefaultDispatchEventType is the repository_dispatch event_type rdsbot takes.
@@ -65,7 +81,14 @@ func New(o Options) (*Bot, error) {
 		return nil, errors.Join(errs...)
 	}
 	b := &Bot{app: o.App, queue: o.Queue, defaults: o.Defaults, dispatch: o.DispatchEventType,
-		since: o.ReconcileDeliveriesSince, log: o.Logger, now: o.Now}
+		since: o.ReconcileDeliveriesSince, reconcile: o.ReconcileEvery, retry: o.RetryDelay, workers: o.Workers,
+		log: o.Logger, now: o.Now}
+	if b.reconcile == 0 {
+		b.reconcile = 15 * time.Minute
+	}
+	if b.retry == nil {
+		b.retry = jobs.Backoff(time.Second, time.Minute)
+	}
 	if b.defaults == nil {
 		b.defaults = config.Default()
 	}
@@ -84,9 +107,104 @@ func New(o Options) (*Bot, error) {
 	return b, nil
 }
 
-// Handlers wires the bot into the job queue.
-func (b *Bot) Handlers() jobs.Handlers {
-	return jobs.Handlers{Delivery: b.HandleDelivery, Request: b.HandleRequest, Reconcile: b.Reconcile}
+// Handles reports whether the bot acts on deliveries of an event (and
+// action). The intake records every other delivery as a no-op: its id is
+// kept, its payload is not, and no job runs.
+func Handles(event, action string) bool {
+	switch event {
+	case "issues", "workflow_dispatch", "repository_dispatch", "push", "pull_request":
+		return true
+	case "issue_comment":
+		return action == "created"
+	}
+	return false
+}
+
+// QueueWork is the queue of the bot's request and reconcile jobs.
+const QueueWork = "rdsbot_work"
+
+// Register adds the bot's work to the job registry: webhook deliveries,
+// request jobs (coalesced per request issue) and the periodic reconcile.
+func (b *Bot) Register(reg *jobs.Registry) {
+	reg.HandleDeliveries(b.HandleDelivery)
+	reg.Queue(QueueWork, b.workers)
+	jobs.AddWorker(reg, &requestWorker{b: b})
+	jobs.AddWorker(reg, &reconcileWorker{b: b})
+	if b.reconcile > 0 {
+		reg.Periodic(b.reconcile, func() river.JobArgs { return ReconcileArgs{} })
+	}
+}
+
+// RequestArgs are the arguments of the job that works on one request (see
+// HandleRequest). Jobs coalesce per Repo and Key: while one waits or runs,
+// another enqueue only makes it run (again) after it; the latest Reason
+// goes with the follow-up.
+type RequestArgs struct {
+	Repo   string `json:"repo"`
+	Key    string `json:"key"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (RequestArgs) Kind() string { return "rdsbot_request" }
+
+// CoalesceKey implements jobs.Coalesced.
+func (a RequestArgs) CoalesceKey() string { return a.Repo + "#" + a.Key }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (RequestArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueWork} }
+
+type requestWorker struct {
+	river.WorkerDefaults[RequestArgs]
+	b *Bot
+}
+
+func (w *requestWorker) Work(ctx context.Context, job *river.Job[RequestArgs]) error {
+	return w.b.HandleRequest(ctx, job.Args)
+}
+
+func (w *requestWorker) NextRetry(job *river.Job[RequestArgs]) time.Time {
+	return time.Now().Add(w.b.retry(job.Attempt))
+}
+
+// Discarded tells the requester that the bot gave up on the request for
+// now (the error itself goes to the logs: it may quote user text).
+func (w *requestWorker) Discarded(ctx context.Context, job *river.Job[RequestArgs], _ error) error {
+	n, err := parseKey(job.Args.Key)
+	if err != nil {
+		return nil
+	}
+	c, err := w.b.client(ctx, nil, job.Args.Repo)
+	if err != nil {
+		return err
+	}
+	body := fmt.Sprintf("rdsbot could not finish its work on this request after %d attempts; the operators have it in their logs and metrics (job %d). "+
+		"It tries again on the next change to this issue or at the next reconcile; comment `/rds retry` to try now.", job.Attempt, job.ID)
+	_, _, err = c.UpsertComment(ctx, job.Args.Repo, n, "rdsbot:gave-up", body)
+	return err
+}
+
+// ReconcileArgs are the arguments of the periodic reconcile: one at a time;
+// a period that comes while one waits or runs is skipped.
+type ReconcileArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileArgs) Kind() string { return "rdsbot_reconcile" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. The next period tries
+// again anyway, so a failing reconcile is tried only a few times.
+func (ReconcileArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWork, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+}
+
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	b *Bot
+}
+
+func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
+	return w.b.Reconcile(ctx)
 }
 
 // Request job keys name the request issue: "issue/<number>".
@@ -103,7 +221,7 @@ func parseKey(key string) (int, error) {
 }
 
 func (b *Bot) enqueue(ctx context.Context, repo string, issue int, reason string) error {
-	return b.queue.EnqueueRequest(ctx, jobs.Request{Repo: repo, Key: issueKey(issue), Reason: reason})
+	return b.queue.Enqueue(ctx, RequestArgs{Repo: repo, Key: issueKey(issue), Reason: reason})
 }
 
 // client returns the installation client of a delivery or a repository.

@@ -26,7 +26,7 @@ func (e *invalidError) Error() string { return e.problems.Err().Error() }
 // exactly its change set on the current base, with the status comment
 // telling the requester where things stand. Running it again with nothing
 // changed writes nothing.
-func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
+func (b *Bot) HandleRequest(ctx context.Context, r RequestArgs) error {
 	n, err := parseKey(r.Key)
 	if err != nil {
 		return jobs.Permanent(err)

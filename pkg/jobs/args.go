@@ -1,6 +1,9 @@
 package jobs
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -9,26 +12,29 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
-// Job kinds, as stored in river_job.kind and reported to an Observer.
+// The package's own job kinds, as stored in river_job.kind and reported to
+// an Observer.
 const (
-	KindDelivery  = "rdsbot_delivery"
-	KindRequest   = "rdsbot_request"
-	KindReconcile = "rdsbot_reconcile"
-	KindPrune     = "rdsbot_prune"
+	KindDelivery = "rdsbot_delivery"
+	KindPrune    = "rdsbot_prune"
+	KindRedrive  = "rdsbot_redrive"
+	KindReport   = "rdsbot_report"
+	KindDiscard  = "rdsbot_discarded"
 )
 
-// Queue names. Deliveries have a queue of their own so that slow request work
-// never delays the processing of new deliveries.
+// The package's own queues. Deliveries have a queue of their own so that slow
+// work never delays the processing of new deliveries; upkeep (pruning,
+// redriving, reporting) another.
 const (
 	QueueIntake = "rdsbot_intake"
-	QueueWork   = "rdsbot_work"
+	QueueUpkeep = "rdsbot_upkeep"
+
+	upkeepWorkers = 2
 )
 
-// activeStates are the states in which a unique job blocks another one with the
-// same key: everything except the finalized states. River requires available,
-// pending, running and scheduled; retryable is included so that a failing
-// request is retried rather than duplicated.
-var activeStates = []rivertype.JobState{
+// unfinished are the states in which a job may still run: the states of
+// River's unique jobs that keep a periodic job from stacking.
+var unfinished = []rivertype.JobState{
 	rivertype.JobStateAvailable,
 	rivertype.JobStatePending,
 	rivertype.JobStateRunning,
@@ -82,56 +88,137 @@ func (a DeliveryArgs) Delivery() webhook.Delivery {
 	}
 }
 
-// RequestArgs are the arguments of a job that works on one request. At most
-// one such job per Repo and Key is waiting or running at any time (a River
-// unique job over activeStates); the Reason of later enqueues is kept in the
-// request table and given to the follow-up job.
-type RequestArgs struct {
-	Repo   string `json:"repo" river:"unique"`
-	Key    string `json:"key" river:"unique"`
-	Reason string `json:"reason,omitempty"`
+// deliveryBackoff spaces the retries of a failing delivery: its work is
+// mostly turning events into other jobs, so a failure is GitHub being
+// unavailable (rate limits snooze instead, see RetryAfter).
+var deliveryBackoff = Backoff(time.Second, 5*time.Minute)
+
+// deliveryWorker runs the registered delivery handler with the payload from
+// the delivery log, then marks the delivery processed there (dropping the
+// payload). A job that runs again after that, because the process died before
+// River recorded its completion, finds the mark and does nothing.
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	r *Registry
 }
 
-// Kind implements river.JobArgs.
-func (RequestArgs) Kind() string { return KindRequest }
-
-// InsertOpts implements river.JobArgsWithInsertOpts.
-func (RequestArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		Queue:      QueueWork,
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates},
-	}
+func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
+	return time.Now().Add(w.r.q.Load().retryDelay(job.JobRow, deliveryBackoff))
 }
 
-func (a RequestArgs) request() Request { return Request(a) }
-
-// ReconcileArgs are the arguments of the periodic reconcile job. One runs at a
-// time; a period that comes while one is still waiting or running is skipped.
-type ReconcileArgs struct{}
-
-// Kind implements river.JobArgs.
-func (ReconcileArgs) Kind() string { return KindReconcile }
-
-// InsertOpts implements river.JobArgsWithInsertOpts. The next period retries
-// anyway, so a failing reconcile is tried only a few times.
-func (ReconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		Queue:       QueueWork,
-		MaxAttempts: 3,
-		UniqueOpts:  river.UniqueOpts{ByState: activeStates},
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	q := w.r.q.Load()
+	release, ok, err := q.be.lockDelivery(ctx, job.Args.ID)
+	if err != nil {
+		return err
 	}
+	if !ok {
+		return river.JobSnooze(q.cfg.LockRetry)
+	}
+	defer release()
+	payload, processed, err := q.be.deliveryPayload(ctx, job.Args.ID)
+	switch {
+	case errors.Is(err, errNotLogged):
+		return Permanent(fmt.Errorf("delivery %s is no longer in the delivery log (older than the retention period)", job.Args.ID))
+	case err != nil:
+		return err
+	case processed:
+		return nil
+	}
+	d := job.Args.Delivery()
+	d.Payload = payload
+	if err := w.r.deliveries(ctx, d); err != nil {
+		return err
+	}
+	return q.be.markProcessed(ctx, job.Args.ID)
 }
 
 // pruneArgs are the arguments of the hourly job that forgets delivery ids
-// older than Config.DeliveryRetention.
+// older than Config.DeliveryRetention, and coalescing counters as old.
 type pruneArgs struct{}
 
 func (pruneArgs) Kind() string { return KindPrune }
 
 func (pruneArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		Queue:       QueueWork,
-		MaxAttempts: 3,
-		UniqueOpts:  river.UniqueOpts{ByState: activeStates},
+	return river.InsertOpts{Queue: QueueUpkeep, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: unfinished}}
+}
+
+type pruneWorker struct {
+	river.WorkerDefaults[pruneArgs]
+	r *Registry
+}
+
+func (w *pruneWorker) Work(ctx context.Context, _ *river.Job[pruneArgs]) error {
+	q := w.r.q.Load()
+	n, err := q.be.prune(ctx, time.Now().Add(-q.cfg.DeliveryRetention))
+	if err == nil && n > 0 {
+		q.log.InfoContext(ctx, "jobs: pruned old delivery ids and coalescing counters", "rows", n, "retention", q.cfg.DeliveryRetention)
 	}
+	return err
+}
+
+// redriveArgs are the arguments of the periodic Redrive.
+type redriveArgs struct{}
+
+func (redriveArgs) Kind() string { return KindRedrive }
+
+func (redriveArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueUpkeep, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: unfinished}}
+}
+
+type redriveWorker struct {
+	river.WorkerDefaults[redriveArgs]
+	r *Registry
+}
+
+func (w *redriveWorker) Work(ctx context.Context, _ *river.Job[redriveArgs]) error {
+	q := w.r.q.Load()
+	_, err := q.Redrive(ctx, q.cfg.RedriveAfter)
+	return err
+}
+
+// reportArgs are the arguments of the periodic job that finds discarded
+// jobs (see report.go).
+type reportArgs struct{}
+
+func (reportArgs) Kind() string { return KindReport }
+
+func (reportArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueUpkeep, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: unfinished}}
+}
+
+type reportWorker struct {
+	river.WorkerDefaults[reportArgs]
+	r *Registry
+}
+
+func (w *reportWorker) Work(ctx context.Context, _ *river.Job[reportArgs]) error {
+	return w.r.q.Load().reportDiscards(ctx)
+}
+
+// discardArgs are the arguments of the job that reports one discarded job:
+// counted once (River's unique jobs, over every state), and given to its
+// kind's Discarder.
+type discardArgs struct {
+	JobID  int64  `json:"job_id" river:"unique"`
+	OfKind string `json:"kind"`
+}
+
+func (discardArgs) Kind() string { return KindDiscard }
+
+func (discardArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueUpkeep, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}}
+}
+
+type discardWorker struct {
+	river.WorkerDefaults[discardArgs]
+	r *Registry
+}
+
+func (w *discardWorker) NextRetry(job *river.Job[discardArgs]) time.Time {
+	return time.Now().Add(Backoff(10*time.Second, 10*time.Minute)(job.Attempt))
+}
+
+func (w *discardWorker) Work(ctx context.Context, job *river.Job[discardArgs]) error {
+	return w.r.q.Load().reportDiscard(ctx, job.Args.JobID)
 }

@@ -74,7 +74,7 @@ func BenchmarkIntake(b *testing.B) {
 			cfg.Logger = testLogger(b)
 			q := open(b, cfg)
 			noop := func(context.Context, webhook.Delivery) error { return nil }
-			start(b, q, jobs.Handlers{Delivery: noop, Request: func(context.Context, jobs.Request) error { return nil }})
+			start(b, q, newRecorder().registry(noop, nil))
 			h, err := webhook.NewHandler(webhook.Config{Secrets: []string{benchSecret}, Store: q, Logger: testLogger(b)})
 			if err != nil {
 				b.Fatal(err)

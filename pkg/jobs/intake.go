@@ -2,18 +2,11 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
-
-// ErrClosed is returned by a Queue that has been closed.
-var ErrClosed = errors.New("jobs: queue closed")
-
-// errNotLogged reports a delivery id missing from the delivery log.
-var errNotLogged = errors.New("jobs: delivery not in the log")
 
 // Group commit limits: a batch takes whatever deliveries are waiting when a
 // writer becomes free, up to this many or this many payload bytes (a batch
