@@ -103,9 +103,9 @@ const (
 	queueWork = "test_work"
 )
 
-func (workArgs) Kind() string                   { return kindWork }
-func (a workArgs) CoalesceKey() string          { return a.Key }
-func (workArgs) InsertOpts() river.InsertOpts   { return river.InsertOpts{Queue: queueWork} }
+func (workArgs) Kind() string                 { return kindWork }
+func (a workArgs) CoalesceKey() string        { return a.Key }
+func (workArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueWork} }
 func enqueue(t testing.TB, q *jobs.Queue, key, reason string) {
 	t.Helper()
 	if err := q.Enqueue(context.Background(), workArgs{Key: key, Reason: reason}); err != nil {
@@ -123,7 +123,7 @@ type funcWorker[T river.JobArgs] struct {
 }
 
 func (w *funcWorker[T]) Work(ctx context.Context, job *river.Job[T]) error { return w.work(ctx, job) }
-func (w *funcWorker[T]) Timeout(*river.Job[T]) time.Duration              { return w.timeout }
+func (w *funcWorker[T]) Timeout(*river.Job[T]) time.Duration               { return w.timeout }
 func (w *funcWorker[T]) NextRetry(job *river.Job[T]) time.Time {
 	if w.nextRetry != nil {
 		return w.nextRetry(job)

@@ -385,7 +385,7 @@ func TestEnqueueDuringBackoffRunsAtOnce(t *testing.T) {
 // errors.
 type rateLimited struct{ after time.Duration }
 
-func (e rateLimited) Error() string              { return "rate limited" }
+func (e rateLimited) Error() string             { return "rate limited" }
 func (e rateLimited) RetryAfter() time.Duration { return e.after }
 
 // TestRetryAfterDoesNotBurnAttempts: a job whose error carries a Retry-After
