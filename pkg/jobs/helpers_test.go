@@ -288,3 +288,9 @@ func (o *observer) discards(kind string) int {
 	defer o.mu.Unlock()
 	return o.discarded[kind]
 }
+
+func (o *observer) redrives() (redriven, abandoned int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.redriven, o.abandoned
+}
