@@ -130,7 +130,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if err := w.r.deliveries(ctx, d); err != nil {
 		return err
 	}
-	return q.be.markProcessed(ctx, job.Args.ID)
+	return q.intake.markProcessed(ctx, job.Args.ID)
 }
 
 // pruneArgs are the arguments of the hourly job that forgets delivery ids

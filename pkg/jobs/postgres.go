@@ -172,7 +172,7 @@ func (s *pgStore) migrate(ctx context.Context) error {
 	return tx.Commit(ctx)
 }
 
-func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]bool, error) {
+func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery, processed []string) ([]bool, error) {
 	var (
 		ids, events, actions, repos = make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
 		insts                       = make([]int64, len(ds))
@@ -192,6 +192,14 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	if len(processed) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = now() WHERE id = ANY($1)`, processed); err != nil {
+			return nil, err
+		}
+	}
+	if len(ds) == 0 {
+		return nil, tx.Commit(ctx)
+	}
 	// One statement for the whole batch. A replica inserting the same id
 	// concurrently makes this wait for its commit, then skip the row.
 	rows, err := tx.Query(ctx, `INSERT INTO rdsbot_delivery (id, event, action, repository, installation_id, queued, received_at, payload)
@@ -235,11 +243,6 @@ func (s *pgStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool,
 		return nil, false, errNotLogged
 	}
 	return payload, processed, err
-}
-
-func (s *pgStore) markProcessed(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = now() WHERE id = $1`, id)
-	return err
 }
 
 // lockDelivery needs no lock: a delivery's log row and its job are written

@@ -50,18 +50,16 @@ var _ webhook.Store = (*Queue)(nil)
 
 // backend is what a database brings: SQLite or Postgres.
 type backend interface {
-	// acceptBatch stores deliveries in one transaction: a delivery log row
-	// each (with the payload) and, for a delivery seen for the first time
-	// that is not a no-op, its job (Postgres: in the same transaction;
-	// SQLite: by the forwarder, soon after). dup[i] reports that ds[i]'s id
+	// acceptBatch writes the delivery log in one transaction: a row for
+	// each of ds (with the payload) and, for a delivery seen for the first
+	// time that is not a no-op, its job (Postgres: in the same transaction;
+	// SQLite: by the forwarder, soon after); and the processed mark of each
+	// of processed (dropping its payload). dup[i] reports that ds[i]'s id
 	// was already logged.
-	acceptBatch(ctx context.Context, ds []webhook.Delivery) (dup []bool, err error)
+	acceptBatch(ctx context.Context, ds []webhook.Delivery, processed []string) (dup []bool, err error)
 	// deliveryPayload reads a logged delivery's payload, or reports that it
 	// was processed already; errNotLogged when the id is not in the log.
 	deliveryPayload(ctx context.Context, id string) (payload []byte, processed bool, err error)
-	// markProcessed records that a delivery's handler succeeded and drops
-	// its payload.
-	markProcessed(ctx context.Context, id string) error
 	// lockDelivery serialises jobs for one delivery id, where a backend can
 	// create two at once (the SQLite forwarder after a crash).
 	lockDelivery(ctx context.Context, id string) (release func(), ok bool, err error)

@@ -46,7 +46,7 @@ func NewRegistry() *Registry {
 		queues:     map[string]int{},
 		periodicID: map[string]bool{},
 	}
-	r.queues[QueueIntake] = 0
+	r.queues[QueueIntake] = 50
 	r.queues[QueueUpkeep] = upkeepWorkers
 	AddWorker(r, &deliveryWorker{r: r})
 	AddWorker(r, &pruneWorker{r: r})
@@ -63,12 +63,13 @@ func NewRegistry() *Registry {
 // every attempt is measured and reported per kind, a RetryAfter error
 // snoozes the job, args that are Locked or Coalesced run under their lock,
 // and a worker that implements Discarder hears about given-up jobs.
+// Registration problems are reported by Queue.Start, all at once; adding a
+// worker to a registry whose queue has started panics.
 func AddWorker[T river.JobArgs](r *Registry, w river.Worker[T]) {
 	var args T
 	kind := args.Kind()
 	if r.q.Load() != nil {
-		r.errs = append(r.errs, fmt.Errorf("jobs: kind %q: registered after the queue started", kind))
-		return
+		panic(fmt.Sprintf("jobs: kind %q: registered after the queue started", kind))
 	}
 	opts := insertOptsOf(args)
 	wrapped := &worker[T]{inner: w, r: r, kind: kind}

@@ -135,7 +135,6 @@ type sqliteStore struct {
 
 	// Prepared once: the driver would otherwise parse them on every call.
 	insertStmt *sql.Stmt // logW: log a delivery
-	processed  *sql.Stmt // logW: mark processed
 	payload    *sql.Stmt // logR: payload and processed mark
 
 	forwarding  sync.Mutex // held while a batch moves from the log to River
@@ -202,7 +201,6 @@ func openSQLite(ctx context.Context, cfg Config, q *Queue) (_ *sqliteStore, err 
 		{&s.insertStmt, s.logW, `INSERT INTO rdsbot_delivery
 			(id, event, action, repository, installation_id, queued, received_at, payload, forwarded)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		{&s.processed, s.logW, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ? WHERE id = ?`},
 		{&s.payload, s.logR, `SELECT payload, processed_at FROM rdsbot_delivery WHERE id = ?`},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
@@ -274,7 +272,7 @@ func migrateSQLite(ctx context.Context, db *sql.DB, schema []string) error {
 	return tx.Commit()
 }
 
-func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]bool, error) {
+func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery, processed []string) ([]bool, error) {
 	// The driver watches a cancellable context with a goroutine per
 	// statement; this transaction is short and bounded by busy_timeout.
 	ctx = context.WithoutCancel(ctx)
@@ -301,6 +299,12 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 		}
 		dup[i] = n == 0
 		queued = queued || (!dup[i] && !d.NoOp)
+	}
+	if len(processed) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ?
+			WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), jsonStrings(processed)); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -420,11 +424,6 @@ func (s *sqliteStore) deliveryPayload(ctx context.Context, id string) ([]byte, b
 		return nil, false, errNotLogged
 	}
 	return payload, processed.Valid, err
-}
-
-func (s *sqliteStore) markProcessed(ctx context.Context, id string) error {
-	_, err := s.processed.ExecContext(ctx, time.Now().UnixMilli(), id)
-	return err
 }
 
 func (s *sqliteStore) lockDelivery(ctx context.Context, id string) (func(), bool, error) {
@@ -720,7 +719,7 @@ func (s *sqliteStore) close() error {
 		<-s.done
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertStmt, s.processed, s.payload} {
+	for _, st := range []*sql.Stmt{s.insertStmt, s.payload} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
