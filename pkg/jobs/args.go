@@ -2,14 +2,10 @@ package jobs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
-
-	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
 // The package's own job kinds, as stored in river_job.kind and reported to
@@ -40,97 +36,6 @@ var unfinished = []rivertype.JobState{
 	rivertype.JobStateRunning,
 	rivertype.JobStateRetryable,
 	rivertype.JobStateScheduled,
-}
-
-// DeliveryArgs are the arguments of a job that processes one webhook delivery:
-// its identity and routing fields. The payload stays in the delivery log
-// (rdsbot_delivery.payload), written once as bytes in the same transaction;
-// carrying it in the job would put it through River's JSON encoding and the
-// database's JSON parser several times on the intake path.
-type DeliveryArgs struct {
-	ID             string    `json:"id"`
-	Event          string    `json:"event"`
-	Action         string    `json:"action,omitempty"`
-	InstallationID int64     `json:"installation_id,omitempty"`
-	Repository     string    `json:"repository,omitempty"`
-	ReceivedAt     time.Time `json:"received_at"`
-}
-
-// Kind implements river.JobArgs.
-func (DeliveryArgs) Kind() string { return KindDelivery }
-
-// InsertOpts implements river.JobArgsWithInsertOpts. Deliveries are not River
-// unique jobs: the delivery log, written in the same transaction, is what
-// deduplicates them.
-func (DeliveryArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueIntake} }
-
-func deliveryArgs(d webhook.Delivery) DeliveryArgs {
-	return DeliveryArgs{
-		ID:             d.ID,
-		Event:          d.Event,
-		Action:         d.Action,
-		InstallationID: d.InstallationID,
-		Repository:     d.Repository,
-		ReceivedAt:     d.ReceivedAt.UTC(),
-	}
-}
-
-// Delivery turns the arguments back into the delivery they came from, less
-// its payload.
-func (a DeliveryArgs) Delivery() webhook.Delivery {
-	return webhook.Delivery{
-		ID:             a.ID,
-		Event:          a.Event,
-		Action:         a.Action,
-		InstallationID: a.InstallationID,
-		Repository:     a.Repository,
-		ReceivedAt:     a.ReceivedAt,
-	}
-}
-
-// deliveryBackoff spaces the retries of a failing delivery: its work is
-// mostly turning events into other jobs, so a failure is GitHub being
-// unavailable (rate limits snooze instead, see RetryAfter).
-var deliveryBackoff = Backoff(time.Second, 5*time.Minute)
-
-// deliveryWorker runs the registered delivery handler with the payload from
-// the delivery log, then marks the delivery processed there (dropping the
-// payload). A job that runs again after that, because the process died before
-// River recorded its completion, finds the mark and does nothing.
-type deliveryWorker struct {
-	river.WorkerDefaults[DeliveryArgs]
-	r *Registry
-}
-
-func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
-	return time.Now().Add(w.r.q.Load().retryDelay(job.JobRow, deliveryBackoff))
-}
-
-func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
-	q := w.r.q.Load()
-	release, ok, err := q.be.lockDelivery(ctx, job.Args.ID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return river.JobSnooze(q.cfg.LockRetry)
-	}
-	defer release()
-	payload, processed, err := q.be.deliveryPayload(ctx, job.Args.ID)
-	switch {
-	case errors.Is(err, errNotLogged):
-		return Permanent(fmt.Errorf("delivery %s is no longer in the delivery log (older than the retention period)", job.Args.ID))
-	case err != nil:
-		return err
-	case processed:
-		return nil
-	}
-	d := job.Args.Delivery()
-	d.Payload = payload
-	if err := w.r.deliveries(ctx, d); err != nil {
-		return err
-	}
-	return q.intake.markProcessed(ctx, job.Args.ID)
 }
 
 // pruneArgs are the arguments of the hourly job that forgets delivery ids

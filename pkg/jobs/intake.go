@@ -31,14 +31,14 @@ type intake struct {
 	obs    Observer
 }
 
-// logReq is one item: a delivery to store, or (mark set) the id of a
-// delivery to mark processed.
+// logReq is one item: a delivery to store, or (marks set) the ids of
+// deliveries to mark processed.
 type logReq struct {
-	d    webhook.Delivery
-	mark string
-	dup  bool
-	err  error
-	done chan struct{}
+	d     webhook.Delivery
+	marks []string
+	dup   bool
+	err   error
+	done  chan struct{}
 }
 
 func newIntake(writers int, commit func(context.Context, []webhook.Delivery, []string) ([]bool, error), obs Observer) *intake {
@@ -61,10 +61,13 @@ func (in *intake) accept(ctx context.Context, d webhook.Delivery) (bool, error) 
 	return r.dup, err
 }
 
-// markProcessed records that a delivery's handler succeeded and drops its
-// payload; it returns once that is committed.
-func (in *intake) markProcessed(ctx context.Context, id string) error {
-	return in.do(ctx, &logReq{mark: id, done: make(chan struct{})})
+// markProcessed records that deliveries' handlers succeeded and drops their
+// payloads; it returns once that is committed.
+func (in *intake) markProcessed(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return in.do(ctx, &logReq{marks: ids, done: make(chan struct{})})
 }
 
 func (in *intake) do(ctx context.Context, r *logReq) error {
@@ -109,8 +112,8 @@ func (in *intake) writer() {
 			}
 		}
 		for _, r := range batch {
-			if r.mark != "" {
-				marks = append(marks, r.mark)
+			if r.marks != nil {
+				marks = append(marks, r.marks...)
 			} else {
 				ds = append(ds, r.d)
 			}
@@ -128,7 +131,7 @@ func (in *intake) writer() {
 			switch {
 			case err != nil:
 				r.err = err
-			case r.mark == "":
+			case r.marks == nil:
 				r.dup = dups[i]
 				i++
 			}

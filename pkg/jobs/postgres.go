@@ -218,31 +218,39 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery, proces
 		fresh[id] = true
 	}
 	dup := make([]bool, len(ds))
-	var params []river.InsertManyParams
+	var queue []string
 	for i, d := range ds {
 		// The first occurrence of an id in the batch is the new one.
 		dup[i] = !fresh[d.ID]
 		delete(fresh, d.ID)
 		if !dup[i] && !d.NoOp {
-			params = append(params, river.InsertManyParams{Args: deliveryArgs(d)})
+			queue = append(queue, d.ID)
 		}
 	}
-	if len(params) > 0 {
-		if _, err := s.client.Load().InsertManyFastTx(ctx, tx, params); err != nil {
+	if len(queue) > 0 {
+		if _, err := s.client.Load().InsertManyFastTx(ctx, tx, deliveryJobs(queue)); err != nil {
 			return nil, err
 		}
 	}
 	return dup, tx.Commit(ctx)
 }
 
-func (s *pgStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
-	var payload []byte
-	var processed bool
-	err := s.pool.QueryRow(ctx, `SELECT payload, processed_at IS NOT NULL FROM rdsbot_delivery WHERE id = $1`, id).Scan(&payload, &processed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, errNotLogged
+func (s *pgStore) loggedDeliveries(ctx context.Context, ids []string) (map[string]loggedDelivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, event, action, repository, installation_id, received_at, payload, processed_at IS NOT NULL
+		FROM rdsbot_delivery WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
 	}
-	return payload, processed, err
+	defer rows.Close()
+	out := make(map[string]loggedDelivery, len(ids))
+	for rows.Next() {
+		var d loggedDelivery
+		if err := rows.Scan(&d.ID, &d.Event, &d.Action, &d.Repository, &d.InstallationID, &d.ReceivedAt, &d.Payload, &d.processed); err != nil {
+			return nil, err
+		}
+		out[d.ID] = d
+	}
+	return out, rows.Err()
 }
 
 // lockDelivery needs no lock: a delivery's log row and its job are written
@@ -268,6 +276,11 @@ func (s *pgStore) alive(ctx context.Context, clientID string) (bool, error) {
 
 func (s *pgStore) insert(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error) {
 	return s.client.Load().Insert(ctx, args, nil)
+}
+
+func (s *pgStore) insertMany(ctx context.Context, params []river.InsertManyParams) error {
+	_, err := s.client.Load().InsertMany(ctx, params)
+	return err
 }
 
 func (s *pgStore) getJob(ctx context.Context, id int64) (*rivertype.JobRow, error) {
@@ -347,7 +360,7 @@ func (s *pgStore) finishCoalesced(ctx context.Context, kind, key string, seen in
 }
 
 func (s *pgStore) redriveCandidates(ctx context.Context, before time.Time, after redriveCandidate, limit int) ([]redriveCandidate, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, event, action, repository, installation_id, received_at, redriven
+	rows, err := s.pool.Query(ctx, `SELECT id, event, action, repository, received_at, redriven
 		FROM rdsbot_delivery
 		WHERE processed_at IS NULL AND queued AND abandoned_at IS NULL
 		  AND (received_at, id) > ($2, $3)
@@ -358,15 +371,16 @@ func (s *pgStore) redriveCandidates(ctx context.Context, before time.Time, after
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (redriveCandidate, error) {
 		var c redriveCandidate
-		err := r.Scan(&c.ID, &c.Event, &c.Action, &c.Repository, &c.InstallationID, &c.ReceivedAt, &c.Redriven)
+		err := r.Scan(&c.ID, &c.Event, &c.Action, &c.Repository, &c.ReceivedAt, &c.Redriven)
 		return c, err
 	})
 }
 
 func (s *pgStore) liveDeliveryJobs(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT args->>'id' FROM river_job
-		WHERE kind = $1 AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
-		  AND args->>'id' = ANY($2::text[])`, KindDelivery, ids)
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT d.id FROM river_job j,
+			LATERAL (SELECT jsonb_array_elements_text(coalesce(j.args->'ids', jsonb_build_array(j.args->>'id')))) AS d(id)
+		WHERE j.kind = $1 AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
+		  AND d.id = ANY($2::text[])`, KindDelivery, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -381,18 +395,12 @@ func (s *pgStore) liveDeliveryJobs(ctx context.Context, ids []string) (map[strin
 	return live, nil
 }
 
-func (s *pgStore) redriven(ctx context.Context, args []DeliveryArgs) error {
-	if len(args) == 0 {
+func (s *pgStore) redriven(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	params := make([]river.InsertManyParams, len(args))
-	ids := make([]string, len(args))
-	for i, a := range args {
-		params[i] = river.InsertManyParams{Args: a}
-		ids[i] = a.ID
-	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := s.client.Load().InsertManyFastTx(ctx, tx, params); err != nil {
+		if _, err := s.client.Load().InsertManyFastTx(ctx, tx, deliveryJobs(ids)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE rdsbot_delivery SET redriven = redriven + 1, redriven_at = now() WHERE id = ANY($1)`, ids)
@@ -453,11 +461,12 @@ func (s *pgStore) prune(ctx context.Context, before time.Time) (int64, error) {
 }
 
 func (s *pgStore) stats(ctx context.Context) (Stats, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kind, state::text, count(*),
+	rows, err := s.pool.Query(ctx, `SELECT kind, state::text,
+		sum(CASE WHEN kind = $1 THEN coalesce(jsonb_array_length(args->'ids'), 1) ELSE 1 END)::bigint,
 		coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE scheduled_at <= now())), 0)::float8
 		FROM river_job
 		WHERE state IN ('available', 'running', 'retryable', 'scheduled')
-		GROUP BY kind, state`)
+		GROUP BY kind, state`, KindDelivery)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -57,14 +57,15 @@ type backend interface {
 	// of processed (dropping its payload). dup[i] reports that ds[i]'s id
 	// was already logged.
 	acceptBatch(ctx context.Context, ds []webhook.Delivery, processed []string) (dup []bool, err error)
-	// deliveryPayload reads a logged delivery's payload, or reports that it
-	// was processed already; errNotLogged when the id is not in the log.
-	deliveryPayload(ctx context.Context, id string) (payload []byte, processed bool, err error)
+	// loggedDeliveries reads deliveries from the log (with their payloads
+	// unless processed); ids not in the log are missing from the map.
+	loggedDeliveries(ctx context.Context, ids []string) (map[string]loggedDelivery, error)
 	// lockDelivery serialises jobs for one delivery id, where a backend can
 	// create two at once (the SQLite forwarder after a crash).
 	lockDelivery(ctx context.Context, id string) (release func(), ok bool, err error)
-	// insert inserts one job through River.
+	// insert inserts one job through River; insertMany several.
 	insert(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error)
+	insertMany(ctx context.Context, params []river.InsertManyParams) error
 	// enqueueCoalesced bumps the key's counter and makes sure a job will
 	// run (see coalesce.go).
 	enqueueCoalesced(ctx context.Context, kind, key string, args river.JobArgs, encoded []byte) error
@@ -85,9 +86,9 @@ type backend interface {
 	redriveCandidates(ctx context.Context, before time.Time, after redriveCandidate, limit int) ([]redriveCandidate, error)
 	// liveDeliveryJobs reports which of ids have a job that may still run.
 	liveDeliveryJobs(ctx context.Context, ids []string) (map[string]bool, error)
-	// redriven inserts new delivery jobs for args and counts a redrive for
+	// redriven inserts new delivery jobs for ids and counts a redrive for
 	// each; abandon marks deliveries given up.
-	redriven(ctx context.Context, args []DeliveryArgs) error
+	redriven(ctx context.Context, ids []string) error
 	abandon(ctx context.Context, ids []string) error
 	// listDiscarded lists discarded jobs finalized after cursor.
 	listDiscarded(ctx context.Context, after *river.JobListCursor, limit int) ([]*rivertype.JobRow, *river.JobListCursor, error)
@@ -314,7 +315,8 @@ type Stats struct {
 	Kinds map[string]KindStats
 }
 
-// KindStats counts one kind's unfinished jobs.
+// KindStats counts one kind's unfinished jobs (for KindDelivery, the
+// deliveries in them).
 type KindStats struct {
 	Available int64 // ready to run now (or snoozed/retrying with a due time)
 	Running   int64

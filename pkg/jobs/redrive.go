@@ -2,18 +2,15 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
 
-// errNotLogged reports a delivery id missing from the delivery log.
-var errNotLogged = errors.New("jobs: delivery not in the log")
-
 // redriveCandidate is an unprocessed delivery from the log.
 type redriveCandidate struct {
-	DeliveryArgs
-	Redriven int
+	ID, Event, Action, Repository string
+	ReceivedAt                    time.Time
+	Redriven                      int
 }
 
 // redrivePage bounds one query, redriveMaxPerRun one run.
@@ -58,7 +55,7 @@ func (q *Queue) Redrive(ctx context.Context, olderThan time.Duration) (int, erro
 		if err != nil {
 			return redriven, fmt.Errorf("jobs: redrive: %w", err)
 		}
-		var again []DeliveryArgs
+		var again []string
 		var giveUp []string
 		for _, c := range cands {
 			switch {
@@ -68,7 +65,7 @@ func (q *Queue) Redrive(ctx context.Context, olderThan time.Duration) (int, erro
 				q.log.Error("jobs: delivery given up: never processed, redriven the most times allowed",
 					"delivery", c.ID, "event", c.Event, "action", c.Action, "repository", c.Repository, "redriven", c.Redriven)
 			default:
-				again = append(again, c.DeliveryArgs)
+				again = append(again, c.ID)
 				q.log.Warn("jobs: redriving a delivery that was never processed", "delivery", c.ID, "event", c.Event, "action", c.Action, "repository", c.Repository, "redriven", c.Redriven)
 			}
 		}

@@ -46,7 +46,7 @@ func NewRegistry() *Registry {
 		queues:     map[string]int{},
 		periodicID: map[string]bool{},
 	}
-	r.queues[QueueIntake] = 50
+	r.queues[QueueIntake] = 0
 	r.queues[QueueUpkeep] = upkeepWorkers
 	AddWorker(r, &deliveryWorker{r: r})
 	AddWorker(r, &pruneWorker{r: r})

@@ -40,6 +40,7 @@ const sqliteReaderDSN = "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
 const (
 	checkpointEvery = 250 * time.Millisecond
 	forwardBatch    = 256
+	forwardGather   = 10 * time.Millisecond
 )
 
 // DeliveryLogPath is the file that holds the delivery log of the SQLite store
@@ -135,7 +136,6 @@ type sqliteStore struct {
 
 	// Prepared once: the driver would otherwise parse them on every call.
 	insertStmt *sql.Stmt // logW: log a delivery
-	payload    *sql.Stmt // logR: payload and processed mark
 
 	forwarding  sync.Mutex // held while a batch moves from the log to River
 	forwardKick chan struct{}
@@ -201,7 +201,6 @@ func openSQLite(ctx context.Context, cfg Config, q *Queue) (_ *sqliteStore, err 
 		{&s.insertStmt, s.logW, `INSERT INTO rdsbot_delivery
 			(id, event, action, repository, installation_id, queued, received_at, payload, forwarded)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		{&s.payload, s.logR, `SELECT payload, processed_at FROM rdsbot_delivery WHERE id = ?`},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
 			return nil, fmt.Errorf("jobs: prepare: %w", err)
@@ -321,64 +320,47 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery, pr
 // forwardOnce inserts jobs for up to forwardBatch logged deliveries that have
 // none yet, then marks them forwarded.
 func (s *sqliteStore) forwardOnce(ctx context.Context) (int, error) {
-	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, installation_id, received_at
-		FROM rdsbot_delivery WHERE forwarded = 0 ORDER BY received_at LIMIT ?`, forwardBatch)
+	rows, err := s.logR.QueryContext(ctx, `SELECT id FROM rdsbot_delivery WHERE forwarded = 0 ORDER BY received_at LIMIT ?`, forwardBatch)
 	if err != nil {
 		return 0, err
 	}
-	var args []DeliveryArgs
+	var ids []string
 	for rows.Next() {
-		var a DeliveryArgs
-		var received int64
-		if err := rows.Scan(&a.ID, &a.Event, &a.Action, &a.Repository, &a.InstallationID, &received); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		a.ReceivedAt = time.UnixMilli(received).UTC()
-		args = append(args, a)
+		ids = append(ids, id)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, err
 	}
-	if len(args) == 0 {
+	if len(ids) == 0 {
 		return 0, nil
 	}
 	s.forwarding.Lock() // Stats sees a delivery either in the log or in River
 	defer s.forwarding.Unlock()
-	if err := s.insertDeliveries(ctx, args); err != nil {
+	if err := s.insertDeliveries(ctx, ids); err != nil {
 		return 0, err
 	}
-	if _, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET forwarded = 1 WHERE id IN (SELECT value FROM json_each(?))`, idList(args)); err != nil {
+	if _, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET forwarded = 1 WHERE id IN (SELECT value FROM json_each(?))`, jsonStrings(ids)); err != nil {
 		return 0, err
 	}
-	return len(args), nil
+	return len(ids), nil
 }
 
-// insertDeliveries inserts a job for each of args into River's database.
-func (s *sqliteStore) insertDeliveries(ctx context.Context, args []DeliveryArgs) error {
-	params := make([]river.InsertManyParams, len(args))
-	for i, a := range args {
-		params[i] = river.InsertManyParams{Args: a}
-	}
+// insertDeliveries inserts the jobs for ids into River's database.
+func (s *sqliteStore) insertDeliveries(ctx context.Context, ids []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := s.client.Load().InsertManyFastTx(ctx, tx, params); err != nil {
+	if _, err := s.client.Load().InsertManyFastTx(ctx, tx, deliveryJobs(ids)); err != nil {
 		return err
 	}
 	return tx.Commit()
-}
-
-// idList is the JSON array of the deliveries' ids, for json_each.
-func idList(args []DeliveryArgs) string {
-	ids := make([]string, len(args))
-	for i, a := range args {
-		ids[i] = a.ID
-	}
-	b, _ := json.Marshal(ids)
-	return string(b)
 }
 
 // background runs the forwarder and the checkpointer until close.
@@ -401,6 +383,13 @@ func (s *sqliteStore) background() {
 			}
 			continue
 		case <-s.forwardKick:
+			// Let a burst gather, so that one job carries many deliveries
+			// (this delays processing, not acknowledgements).
+			select {
+			case <-time.After(forwardGather):
+			case <-s.quit:
+				return
+			}
 		case <-forward.C:
 		}
 		for {
@@ -416,14 +405,26 @@ func (s *sqliteStore) background() {
 	}
 }
 
-func (s *sqliteStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
-	var payload []byte
-	var processed sql.NullInt64
-	err := s.payload.QueryRowContext(ctx, id).Scan(&payload, &processed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, errNotLogged
+func (s *sqliteStore) loggedDeliveries(ctx context.Context, ids []string) (map[string]loggedDelivery, error) {
+	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, installation_id, received_at, payload, processed_at
+		FROM rdsbot_delivery WHERE id IN (SELECT value FROM json_each(?))`, jsonStrings(ids))
+	if err != nil {
+		return nil, err
 	}
-	return payload, processed.Valid, err
+	defer rows.Close()
+	out := make(map[string]loggedDelivery, len(ids))
+	for rows.Next() {
+		var d loggedDelivery
+		var received int64
+		var processed sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.Event, &d.Action, &d.Repository, &d.InstallationID, &received, &d.Payload, &processed); err != nil {
+			return nil, err
+		}
+		d.ReceivedAt = time.UnixMilli(received).UTC()
+		d.processed = processed.Valid
+		out[d.ID] = d
+	}
+	return out, rows.Err()
 }
 
 func (s *sqliteStore) lockDelivery(ctx context.Context, id string) (func(), bool, error) {
@@ -446,6 +447,11 @@ func (s *sqliteStore) alive(context.Context, string) (bool, error) { return fals
 
 func (s *sqliteStore) insert(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error) {
 	return s.client.Load().Insert(ctx, args, nil)
+}
+
+func (s *sqliteStore) insertMany(ctx context.Context, params []river.InsertManyParams) error {
+	_, err := s.client.Load().InsertMany(ctx, params)
+	return err
 }
 
 func (s *sqliteStore) getJob(ctx context.Context, id int64) (*rivertype.JobRow, error) {
@@ -535,7 +541,7 @@ func (s *sqliteStore) finishCoalesced(ctx context.Context, kind, key string, see
 }
 
 func (s *sqliteStore) redriveCandidates(ctx context.Context, before time.Time, after redriveCandidate, limit int) ([]redriveCandidate, error) {
-	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, installation_id, received_at, redriven
+	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, received_at, redriven
 		FROM rdsbot_delivery
 		WHERE processed_at IS NULL AND queued = 1 AND abandoned_at IS NULL AND forwarded = 1
 		  AND (received_at, id) > (?, ?)
@@ -549,7 +555,7 @@ func (s *sqliteStore) redriveCandidates(ctx context.Context, before time.Time, a
 	for rows.Next() {
 		var c redriveCandidate
 		var received int64
-		if err := rows.Scan(&c.ID, &c.Event, &c.Action, &c.Repository, &c.InstallationID, &received, &c.Redriven); err != nil {
+		if err := rows.Scan(&c.ID, &c.Event, &c.Action, &c.Repository, &received, &c.Redriven); err != nil {
 			return nil, err
 		}
 		c.ReceivedAt = time.UnixMilli(received).UTC()
@@ -559,9 +565,10 @@ func (s *sqliteStore) redriveCandidates(ctx context.Context, before time.Time, a
 }
 
 func (s *sqliteStore) liveDeliveryJobs(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.dbRead.QueryContext(ctx, `SELECT json_extract(args, '$.id') FROM river_job
-		WHERE +kind = ? AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled') -- '+': the state index, not the kind's
-		  AND json_extract(args, '$.id') IN (SELECT value FROM json_each(?))`, KindDelivery, jsonStrings(ids))
+	rows, err := s.dbRead.QueryContext(ctx, `SELECT DISTINCT d.value FROM river_job j,
+			json_each(coalesce(json_extract(j.args, '$.ids'), json_array(json_extract(j.args, '$.id')))) d
+		WHERE +j.kind = ? AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled') -- '+': the state index, not the kind's
+		  AND d.value IN (SELECT value FROM json_each(?))`, KindDelivery, jsonStrings(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -577,17 +584,17 @@ func (s *sqliteStore) liveDeliveryJobs(ctx context.Context, ids []string) (map[s
 	return live, rows.Err()
 }
 
-func (s *sqliteStore) redriven(ctx context.Context, args []DeliveryArgs) error {
-	if len(args) == 0 {
+func (s *sqliteStore) redriven(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
 		return nil
 	}
 	// A crash between the two commits leaves a job uncounted: the next
 	// redrive finds it alive and does nothing.
-	if err := s.insertDeliveries(ctx, args); err != nil {
+	if err := s.insertDeliveries(ctx, ids); err != nil {
 		return err
 	}
 	_, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET redriven = redriven + 1, redriven_at = ?
-		WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), idList(args))
+		WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), jsonStrings(ids))
 	return err
 }
 
@@ -659,11 +666,12 @@ func (s *sqliteStore) prune(ctx context.Context, before time.Time) (int64, error
 func (s *sqliteStore) stats(ctx context.Context) (Stats, error) {
 	s.forwarding.Lock()
 	defer s.forwarding.Unlock()
-	rows, err := s.dbRead.QueryContext(ctx, `SELECT kind, state, count(*),
+	rows, err := s.dbRead.QueryContext(ctx, `SELECT kind, state,
+		sum(CASE WHEN kind = ? THEN coalesce(json_array_length(args, '$.ids'), 1) ELSE 1 END),
 		coalesce(CAST((julianday('now') - julianday(min(CASE WHEN scheduled_at <= datetime('now', 'subsec') THEN scheduled_at END))) * 86400000 AS INTEGER), 0)
 		FROM river_job
 		WHERE state IN ('available', 'running', 'retryable', 'scheduled')
-		GROUP BY kind, state`)
+		GROUP BY kind, state`, KindDelivery)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -719,7 +727,7 @@ func (s *sqliteStore) close() error {
 		<-s.done
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertStmt, s.payload} {
+	for _, st := range []*sql.Stmt{s.insertStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

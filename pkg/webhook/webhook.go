@@ -7,7 +7,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -345,8 +344,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		finish(OutcomeBadRequest, http.StatusBadRequest, err.Error(), logID, slog.String("event", event))
 		return
 	}
-	var meta payloadMeta
-	if err := json.Unmarshal(payload, &meta); err != nil {
+	meta, err := readMeta(payload)
+	if err != nil {
 		finish(OutcomeBadRequest, http.StatusBadRequest, "payload is not a JSON object", logID, slog.String("event", event))
 		return
 	}
@@ -354,8 +353,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ID:             deliveryID,
 		Event:          event,
 		Action:         meta.Action,
-		InstallationID: meta.Installation.ID,
-		Repository:     meta.Repository.FullName,
+		InstallationID: meta.InstallationID,
+		Repository:     meta.Repository,
 		Payload:        payload,
 		ReceivedAt:     start,
 		NoOp:           event == "ping" || !h.handles(event, meta.Action),
@@ -452,17 +451,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			return nil, 0, err
 		}
 	}
-}
-
-// payloadMeta is the little a delivery's routing needs from its payload.
-type payloadMeta struct {
-	Action       string `json:"action"`
-	Installation struct {
-		ID int64 `json:"id"`
-	} `json:"installation"`
-	Repository struct {
-		FullName string `json:"full_name"`
-	} `json:"repository"`
 }
 
 // payloadOf returns the JSON document of a delivery: the body for
