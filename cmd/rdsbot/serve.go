@@ -54,7 +54,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	reconcile := envFlag(fs, c, "reconcile-every", "RDSBOT_RECONCILE_EVERY", "15m", "period of the reconcile job; 0 disables it")
 	grace := envFlag(fs, c, "shutdown-grace", "RDSBOT_SHUTDOWN_GRACE", "20s", "time running jobs get to finish on shutdown")
 	cfgFile := envFlag(fs, c, "config", "RDSBOT_CONFIG", "", "rdsbot.yaml with routing defaults (labels, dispatch workflow); repositories' own files win")
-	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance) ($RDSBOT_INTAKE_ONLY)")
+	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance); needs no App id or key ($RDSBOT_INTAKE_ONLY)")
 	level := envFlag(fs, c, "log-level", "RDSBOT_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
