@@ -43,7 +43,8 @@ type Discarder[T river.JobArgs] interface {
 // GitHub's rate-limit errors (Retry-After, or the reset time of an exhausted
 // budget). A worker error that wraps one snoozes the job for that long,
 // capped at Config.MaxRetryAfter, without using an attempt, at most
-// Config.MaxRetryAfters times per job.
+// Config.MaxRetryAfters times per job. A kind that must never run twice
+// should not let such an error through once its side effects have begun.
 type RetryAfter interface {
 	error
 	RetryAfter() time.Duration
