@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rdsbot/rdsbot/pkg/config"
 	"github.com/rdsbot/rdsbot/pkg/server"
 )
 
@@ -53,22 +52,30 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	workers := envFlag(fs, c, "workers", "RDSBOT_WORKERS", "10", "jobs worked at once per queue")
 	reconcile := envFlag(fs, c, "reconcile-every", "RDSBOT_RECONCILE_EVERY", "15m", "period of the reconcile job; 0 disables it")
 	grace := envFlag(fs, c, "shutdown-grace", "RDSBOT_SHUTDOWN_GRACE", "20s", "time running jobs get to finish on shutdown")
-	cfgFile := envFlag(fs, c, "config", "RDSBOT_CONFIG", "", "rdsbot.yaml with routing defaults (labels, dispatch workflow); repositories' own files win")
-	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance) ($RDSBOT_INTAKE_ONLY)")
+	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance); needs no App id or key ($RDSBOT_INTAKE_ONLY)")
 	level := envFlag(fs, c, "log-level", "RDSBOT_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
 	var errs []error
-	id, err := strconv.ParseInt(*appID, 10, 64)
-	if err != nil || id <= 0 {
-		errs = append(errs, fmt.Errorf("--app-id: %q is not a GitHub App id", *appID))
+	// An intake-only replica stores deliveries and never calls GitHub: it
+	// needs the webhook secret, not the App's id or key.
+	var id int64
+	if *appID != "" || !*intakeOnly {
+		var err error
+		if id, err = strconv.ParseInt(*appID, 10, 64); err != nil || id <= 0 {
+			errs = append(errs, fmt.Errorf("--app-id: %q is not a GitHub App id", *appID))
+		}
 	}
 	var key []byte
-	if *keyFile == "" {
-		errs = append(errs, errors.New("--private-key-file is required"))
-	} else if key, err = os.ReadFile(*keyFile); err != nil {
-		errs = append(errs, fmt.Errorf("--private-key-file: %w", err))
+	switch {
+	case *keyFile != "":
+		var err error
+		if key, err = os.ReadFile(*keyFile); err != nil {
+			errs = append(errs, fmt.Errorf("--private-key-file: %w", err))
+		}
+	case !*intakeOnly:
+		errs = append(errs, errors.New("--private-key-file is required (unless --intake-only)"))
 	}
 	secrets, err := webhookSecrets(c, *secretFile)
 	if err != nil {
@@ -93,16 +100,6 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
-	defaults := config.Default()
-	if *cfgFile != "" {
-		b, err := os.ReadFile(*cfgFile)
-		if err == nil {
-			defaults, err = config.Parse(b)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--config: %w", err))
-		}
-	}
 	if len(errs) > 0 {
 		return invalid(errors.Join(errs...))
 	}
@@ -114,7 +111,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	srv, err := server.New(ctx, server.Config{
 		GitHubURL: *githubURL, AppID: id, PrivateKey: key, WebhookSecrets: secrets,
 		SQLitePath: store, DatabaseURL: *dbURL, Workers: nWorkers, ReconcileEvery: every,
-		ShutdownGrace: graceD, Defaults: defaults, Logger: log, IntakeOnly: *intakeOnly,
+		ShutdownGrace: graceD, Logger: log, IntakeOnly: *intakeOnly,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/rdsbot/rdsbot/pkg/config"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/gitops"
@@ -18,9 +20,9 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
-// Enqueuer queues work for one request; *jobs.Queue is one.
+// Enqueuer queues jobs; *jobs.Queue is one.
 type Enqueuer interface {
-	EnqueueRequest(ctx context.Context, r jobs.Request) error
+	Enqueue(ctx context.Context, args river.JobArgs) error
 }
 
 // Options configure a Bot.
@@ -42,22 +44,35 @@ type Options struct {
 	// a delivery is reused without asking GitHub again (default 30s).
 	// Request jobs always read it afresh.
 	ConfigMaxAge time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// ReconcileEvery is the period of the reconcile job (default 15
+	// minutes; negative disables it).
+	ReconcileEvery time.Duration
+	// RetryDelay spaces the retries of a failing request job (default: one
+	// second, doubled per attempt, at most a minute: request jobs re-derive
+	// everything from GitHub, so trying again soon is cheap).
+	RetryDelay func(attempt int) time.Duration
+	// Workers is how many request jobs run at once per process (0: the
+	// queue's default).
+	Workers int
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Bot is the App's behaviour.
 type Bot struct {
-	app      *forge.App
-	queue    Enqueuer
-	ledger   *ledger.Ledger
-	dispatch string
-	since    time.Duration
-	maxRedel int
-	maxAge   time.Duration
-	log      *slog.Logger
-	now      func() time.Time
-	handlers map[string]EventHandler
+	app       *forge.App
+	queue     Enqueuer
+	ledger    *ledger.Ledger
+	dispatch  string
+	since     time.Duration
+	maxRedel  int
+	maxAge    time.Duration
+	reconcile time.Duration
+	retry     func(attempt int) time.Duration
+	workers   int
+	log       *slog.Logger
+	now       func() time.Time
+	handlers  map[string]EventHandler
 
 	repos     repoCache
 	gateCache contentCache
@@ -83,7 +98,14 @@ func New(o Options) (*Bot, error) {
 	}
 	b := &Bot{app: o.App, queue: o.Queue, ledger: o.Ledger, dispatch: o.DispatchEventType,
 		since: o.ReconcileDeliveriesSince, maxRedel: o.MaxRedeliveries, maxAge: o.ConfigMaxAge,
+		reconcile: o.ReconcileEvery, retry: o.RetryDelay, workers: o.Workers,
 		log: o.Logger, now: o.Now, repos: repoCache{m: map[string]*repoContext{}}}
+	if b.reconcile == 0 {
+		b.reconcile = 15 * time.Minute
+	}
+	if b.retry == nil {
+		b.retry = jobs.Backoff(time.Second, time.Minute)
+	}
 	if b.dispatch == "" {
 		b.dispatch = DefaultDispatchEventType
 	}
@@ -103,11 +125,7 @@ func New(o Options) (*Bot, error) {
 		b.now = time.Now
 	}
 	b.handlers = map[string]EventHandler{}
-	for _, h := range []EventHandler{
-		&issuesHandler{b}, &commentHandler{b}, &workflowDispatchHandler{b},
-		&repositoryDispatchHandler{b}, &pushHandler{b}, &gatePullHandler{b: b, request: &pullHandler{b}},
-		&reviewHandler{b}, &mergeGroupHandler{b}, &membershipHandler{b},
-	} {
+	for _, h := range b.eventHandlers() {
 		for _, ev := range h.Events() {
 			b.handlers[ev] = h
 		}
@@ -115,9 +133,13 @@ func New(o Options) (*Bot, error) {
 	return b, nil
 }
 
-// Handlers wires the bot into the job queue.
-func (b *Bot) Handlers() jobs.Handlers {
-	return jobs.Handlers{Delivery: b.HandleDelivery, Request: b.HandleRequest, Reconcile: b.Reconcile}
+// eventHandlers are the bot's handlers, one per event kind.
+func (b *Bot) eventHandlers() []EventHandler {
+	return []EventHandler{
+		&issuesHandler{b}, &commentHandler{b}, &workflowDispatchHandler{b},
+		&repositoryDispatchHandler{b}, &pushHandler{b}, &gatePullHandler{b: b, request: &pullHandler{b}},
+		&reviewHandler{b}, &mergeGroupHandler{b}, &membershipHandler{b},
+	}
 }
 
 // Request job keys name the request issue: "issue/<number>".
@@ -134,7 +156,7 @@ func parseKey(key string) (int, error) {
 }
 
 func (b *Bot) enqueue(ctx context.Context, repo string, issue int, reason string) error {
-	return b.queue.EnqueueRequest(ctx, jobs.Request{Repo: repo, Key: issueKey(issue), Reason: reason})
+	return b.queue.Enqueue(ctx, RequestArgs{Repo: repo, Key: issueKey(issue), Reason: reason})
 }
 
 // client returns the installation client of a delivery or a repository.

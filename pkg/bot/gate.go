@@ -11,7 +11,6 @@ import (
 
 	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/forge"
-	"github.com/rdsbot/rdsbot/pkg/jobs"
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/md"
 	"github.com/rdsbot/rdsbot/pkg/policy"
@@ -47,7 +46,7 @@ func parseGateKey(key string) (int, bool, error) {
 }
 
 func (b *Bot) enqueueGate(ctx context.Context, repo string, pull int, reason string) error {
-	return b.queue.EnqueueRequest(ctx, jobs.Request{Repo: repo, Key: gateKey(pull), Reason: reason})
+	return b.queue.Enqueue(ctx, RequestArgs{Repo: repo, Key: gateKey(pull), Reason: reason})
 }
 
 // evalTarget is what one evaluation looks at: the commit evaluated, what it
@@ -324,7 +323,7 @@ func (g *gateResult) removals() []policy.Removal {
 }
 
 // handleGate is the gate job of one pull request.
-func (b *Bot) handleGate(ctx context.Context, r jobs.Request, n int) error {
+func (b *Bot) handleGate(ctx context.Context, r RequestArgs, n int) error {
 	log := b.log.With("repository", r.Repo, "pull", n, "reason", r.Reason)
 	c, err := b.client(ctx, nil, r.Repo)
 	if err != nil {

@@ -121,3 +121,26 @@ func TestGatePaths(t *testing.T) {
 		t.Error("a single-file catalog tells no environment")
 	}
 }
+
+// Every event a handler takes is one the intake keeps (Handles), so no
+// handled delivery is recorded as a no-op.
+func TestHandlesCoversEveryHandler(t *testing.T) {
+	b := &Bot{}
+	for _, h := range b.eventHandlers() {
+		for _, ev := range h.Events() {
+			if _, ok := handled[ev]; !ok {
+				t.Errorf("%T takes %s, which the intake records as a no-op", h, ev)
+			}
+		}
+	}
+	for ev := range handled {
+		if ev == "issue_comment" {
+			if Handles(ev, "edited") || !Handles(ev, "created") {
+				t.Error("issue_comment: only created is handled")
+			}
+		}
+	}
+	if Handles("projects_v2_item", "edited") {
+		t.Error("an event no handler takes is handled")
+	}
+}

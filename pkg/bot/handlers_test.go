@@ -19,7 +19,7 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/bot"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
-	"github.com/rdsbot/rdsbot/pkg/jobs"
+	"github.com/riverqueue/river"
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/sandbox"
 	"github.com/rdsbot/rdsbot/pkg/webhook"
@@ -45,17 +45,19 @@ type harness struct {
 // recorder records the request jobs the bot asks for.
 type recorder struct {
 	mu   sync.Mutex
-	reqs []jobs.Request
+	reqs []bot.RequestArgs
 }
 
-func (r *recorder) EnqueueRequest(_ context.Context, req jobs.Request) error {
+func (r *recorder) Enqueue(_ context.Context, args river.JobArgs) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.reqs = append(r.reqs, req)
+	if req, ok := args.(bot.RequestArgs); ok {
+		r.reqs = append(r.reqs, req)
+	}
 	return nil
 }
 
-func (r *recorder) take() []jobs.Request {
+func (r *recorder) take() []bot.RequestArgs {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.reqs
@@ -155,7 +157,7 @@ func (h *harness) comments(n int) []githubfake.Comment {
 	return out
 }
 
-func keys(reqs []jobs.Request) []string {
+func keys(reqs []bot.RequestArgs) []string {
 	var out []string
 	for _, r := range reqs {
 		out = append(out, r.Key)

@@ -28,7 +28,7 @@ func (e *invalidError) Error() string { return e.problems.Err().Error() }
 // makes its status comment say so. It re-derives everything from GitHub and
 // the ledger each time, so running it again with nothing changed writes
 // nothing, and it may run after any event (or none: the reconcile).
-func (b *Bot) HandleRequest(ctx context.Context, r jobs.Request) error {
+func (b *Bot) HandleRequest(ctx context.Context, r RequestArgs) error {
 	if pull, ok, err := parseGateKey(r.Key); ok || err != nil {
 		if err != nil {
 			return jobs.Permanent(err)

@@ -20,12 +20,31 @@ type EventHandler interface {
 	Handle(ctx context.Context, d webhook.Delivery) error
 }
 
-// Handles reports whether the bot acts on deliveries of event; the intake
-// records every other event as a no-op, without its payload and without a
-// job.
-func (b *Bot) Handles(event string) bool {
-	_, ok := b.handlers[event]
-	return ok
+// handled are the events (and, where it matters, actions) the bot's
+// handlers act on. The intake records every other delivery as a no-op: its
+// id is kept (deduplication), its payload is not, and no job runs. A test
+// checks that every handler's events are here.
+var handled = map[string]func(action string) bool{
+	"issues":              anyAction,
+	"issue_comment":       func(a string) bool { return a == "created" },
+	"workflow_dispatch":   anyAction,
+	"repository_dispatch": anyAction,
+	"push":                anyAction,
+	"pull_request":        anyAction,
+	"pull_request_review": anyAction,
+	"merge_group":         func(a string) bool { return a == "checks_requested" },
+	"membership":          anyAction,
+	"team":                anyAction,
+	"organization":        anyAction,
+}
+
+func anyAction(string) bool { return true }
+
+// Handles reports whether the bot acts on a delivery of event and action.
+// It needs no Bot: an intake-only server routes with it too.
+func Handles(event, action string) bool {
+	f, ok := handled[event]
+	return ok && f(action)
 }
 
 // HandleDelivery routes one webhook delivery to its event's handler.

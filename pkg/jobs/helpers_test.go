@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/rdsbot/rdsbot/pkg/jobs"
 	"github.com/rdsbot/rdsbot/pkg/pgtest"
 	"github.com/rdsbot/rdsbot/pkg/webhook"
@@ -72,8 +74,8 @@ func open(t testing.TB, cfg jobs.Config) *jobs.Queue {
 	if cfg.RetryDelay == nil {
 		cfg.RetryDelay = func(int) time.Duration { return 10 * time.Millisecond }
 	}
-	if cfg.ReconcileEvery == 0 {
-		cfg.ReconcileEvery = -1
+	if cfg.RedriveEvery == 0 {
+		cfg.RedriveEvery = -1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -89,49 +91,104 @@ func open(t testing.TB, cfg jobs.Config) *jobs.Queue {
 	return q
 }
 
-// recorder collects what handlers saw.
+// workArgs are a test kind that coalesces per Key, like the bot's request
+// jobs.
+type workArgs struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason,omitempty"`
+}
+
+const (
+	kindWork  = "test_work"
+	queueWork = "test_work"
+)
+
+func (workArgs) Kind() string                 { return kindWork }
+func (a workArgs) CoalesceKey() string        { return a.Key }
+func (workArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueWork} }
+func enqueue(t testing.TB, q *jobs.Queue, key, reason string) {
+	t.Helper()
+	if err := q.Enqueue(context.Background(), workArgs{Key: key, Reason: reason}); err != nil {
+		t.Fatalf("Enqueue(%s, %s): %v", key, reason, err)
+	}
+}
+
+// funcWorker is a worker whose behaviour a test sets.
+type funcWorker[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+	work      func(ctx context.Context, job *river.Job[T]) error
+	timeout   time.Duration
+	nextRetry func(job *river.Job[T]) time.Time
+	discarded func(ctx context.Context, job *river.Job[T], err error) error
+}
+
+func (w *funcWorker[T]) Work(ctx context.Context, job *river.Job[T]) error { return w.work(ctx, job) }
+func (w *funcWorker[T]) Timeout(*river.Job[T]) time.Duration               { return w.timeout }
+func (w *funcWorker[T]) NextRetry(job *river.Job[T]) time.Time {
+	if w.nextRetry != nil {
+		return w.nextRetry(job)
+	}
+	return time.Time{}
+}
+
+// discardingWorker is a funcWorker that also implements jobs.Discarder.
+type discardingWorker[T river.JobArgs] struct{ *funcWorker[T] }
+
+func (w discardingWorker[T]) Discarded(ctx context.Context, job *river.Job[T], err error) error {
+	return w.discarded(ctx, job, err)
+}
+
+// recorder collects what the handlers saw.
 type recorder struct {
 	mu         sync.Mutex
 	deliveries []webhook.Delivery
-	requests   []jobs.Request
-	reconciles int
-	changed    chan struct{}
+	works      []workArgs
 }
 
-func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)} }
+func newRecorder() *recorder { return &recorder{} }
 
-func (r *recorder) note(f func()) {
+// registry registers the recorder's delivery handler and work kind; deliver
+// and work, when set, replace the recording.
+func (r *recorder) registry(deliver func(context.Context, webhook.Delivery) error, work func(context.Context, workArgs) error) *jobs.Registry {
+	reg := jobs.NewRegistry()
+	reg.HandleDeliveries(func(ctx context.Context, d webhook.Delivery) error {
+		if deliver != nil {
+			return deliver(ctx, d)
+		}
+		r.mu.Lock()
+		r.deliveries = append(r.deliveries, d)
+		r.mu.Unlock()
+		return nil
+	})
+	reg.Queue(queueWork, 0)
+	jobs.AddWorker(reg, &funcWorker[workArgs]{work: func(ctx context.Context, job *river.Job[workArgs]) error {
+		if work != nil {
+			return work(ctx, job.Args)
+		}
+		r.mu.Lock()
+		r.works = append(r.works, job.Args)
+		r.mu.Unlock()
+		return nil
+	}})
+	return reg
+}
+
+func (r *recorder) deliveryCount() int {
 	r.mu.Lock()
-	f()
-	r.mu.Unlock()
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) handlers() jobs.Handlers {
-	return jobs.Handlers{
-		Delivery: func(_ context.Context, d webhook.Delivery) error {
-			r.note(func() { r.deliveries = append(r.deliveries, d) })
-			return nil
-		},
-		Request: func(_ context.Context, req jobs.Request) error {
-			r.note(func() { r.requests = append(r.requests, req) })
-			return nil
-		},
-		Reconcile: func(context.Context) error {
-			r.note(func() { r.reconciles++ })
-			return nil
-		},
-	}
+	defer r.mu.Unlock()
+	return len(r.deliveries)
 }
 
 // waitFor polls cond until it holds or a generous deadline passes. It is a
 // liveness bound, not a timing assertion.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitForWithin(t, 30*time.Second, what, cond)
+}
+
+func waitForWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -149,6 +206,7 @@ func delivery(id, event string) webhook.Delivery {
 		Repository:     "acme/infra",
 		Payload:        []byte(fmt.Sprintf(`{"action":"opened","delivery":%q,"installation":{"id":42},"repository":{"full_name":"acme/infra"}}`, id)),
 		ReceivedAt:     time.Now(),
+		NoOp:           event == "ping",
 	}
 }
 
@@ -161,19 +219,30 @@ func accept(t testing.TB, q *jobs.Queue, d webhook.Delivery) bool {
 	return dup
 }
 
-func start(t testing.TB, q *jobs.Queue, h jobs.Handlers) {
+func start(t testing.TB, q *jobs.Queue, reg *jobs.Registry) {
 	t.Helper()
-	if err := q.Start(context.Background(), h); err != nil {
+	if err := q.Start(context.Background(), reg); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 }
 
-// observer records job outcomes.
+// drained reports that no job of kind is waiting, running or due again.
+func drained(q *jobs.Queue, kind string) func() bool {
+	return func() bool {
+		st, err := q.Stats(context.Background())
+		return err == nil && st.Kinds[kind] == (jobs.KindStats{})
+	}
+}
+
+// observer records job outcomes and losses.
 type observer struct {
-	mu       sync.Mutex
-	outcomes map[string][]jobs.Outcome
-	commits  int
-	stored   int
+	mu        sync.Mutex
+	outcomes  map[string][]jobs.Outcome
+	commits   int
+	stored    int
+	discarded map[string]int
+	redriven  int
+	abandoned int
 }
 
 func (o *observer) JobDone(kind string, outcome jobs.Outcome, _ time.Duration) {
@@ -192,8 +261,36 @@ func (o *observer) IntakeCommitted(n int, _ time.Duration) {
 	o.stored += n
 }
 
+func (o *observer) JobDiscarded(kind string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.discarded == nil {
+		o.discarded = map[string]int{}
+	}
+	o.discarded[kind]++
+}
+
+func (o *observer) DeliveriesRedriven(redriven, abandoned int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.redriven += redriven
+	o.abandoned += abandoned
+}
+
 func (o *observer) of(kind string) []jobs.Outcome {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]jobs.Outcome(nil), o.outcomes[kind]...)
+}
+
+func (o *observer) discards(kind string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.discarded[kind]
+}
+
+func (o *observer) redrives() (redriven, abandoned int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.redriven, o.abandoned
 }

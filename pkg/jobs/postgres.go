@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,12 +14,13 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
-// pgSchema is the delivery log and the request counters, one migration per
-// element, applied in order and recorded in rdsbot_jobs_migration.
+// pgSchema is the package's tables, one migration per element, applied in
+// order and recorded in rdsbot_jobs_migration.
 var pgSchema = []string{
 	`CREATE TABLE rdsbot_delivery (
 		id              text        PRIMARY KEY,
@@ -26,7 +28,7 @@ var pgSchema = []string{
 		action          text        NOT NULL,
 		repository      text        NOT NULL,
 		installation_id bigint      NOT NULL,
-		queued          boolean     NOT NULL, -- false: a recorded no-op (ping)
+		queued          boolean     NOT NULL, -- false: a recorded no-op
 		received_at     timestamptz NOT NULL,
 		payload         bytea,                -- until processed
 		processed_at    timestamptz           -- set when the handler succeeded
@@ -35,10 +37,34 @@ var pgSchema = []string{
 	CREATE TABLE rdsbot_request (
 		repo       text        NOT NULL,
 		key        text        NOT NULL,
-		requested  bigint      NOT NULL, -- bumped by every EnqueueRequest
-		reason     text        NOT NULL, -- of the latest EnqueueRequest
+		requested  bigint      NOT NULL,
+		reason     text        NOT NULL,
 		updated_at timestamptz NOT NULL,
 		PRIMARY KEY (repo, key)
+	);`,
+	`ALTER TABLE rdsbot_delivery
+		ADD COLUMN redriven     integer NOT NULL DEFAULT 0, -- times Redrive ran it again
+		ADD COLUMN redriven_at  timestamptz,                -- the last time
+		ADD COLUMN abandoned_at timestamptz;                -- given up after RedriveMax
+	CREATE INDEX rdsbot_delivery_unprocessed ON rdsbot_delivery (received_at, id)
+		WHERE processed_at IS NULL AND queued AND abandoned_at IS NULL;
+	DROP TABLE rdsbot_request;
+	CREATE TABLE rdsbot_coalesce (
+		kind       text        NOT NULL,
+		key        text        NOT NULL,
+		requested  bigint      NOT NULL, -- bumped by every Enqueue
+		args       bytea       NOT NULL, -- of the latest Enqueue, JSON
+		job_id     bigint,               -- the key's current job, if any
+		updated_at timestamptz NOT NULL,
+		PRIMARY KEY (kind, key)
+	);
+	CREATE TABLE rdsbot_cursor (
+		name text        PRIMARY KEY,
+		at   timestamptz NOT NULL
+	);
+	CREATE TABLE rdsbot_client ( -- liveness leases of working processes (see liveness.go)
+		id      text        PRIMARY KEY,
+		seen_at timestamptz NOT NULL
 	);`,
 }
 
@@ -47,20 +73,21 @@ var pgSchema = []string{
 const pgIntakeWriters = 4
 
 type pgStore struct {
-	cfg    Config
-	log    *slog.Logger
-	pool   *pgxpool.Pool
-	client *river.Client[pgx.Tx]
-	id     string // River client id: the name of this replica's liveness lock
+	cfg      Config
+	log      *slog.Logger
+	id       string
+	pool     *pgxpool.Pool // River, the intake and everything short
+	lockPool *pgxpool.Pool // connections that hold locks, one per lock
+	driver   *riverpgxv5.Driver
+	client   atomic.Pointer[river.Client[pgx.Tx]] // insert-only until start, then the working client
+	work     *river.Client[pgx.Tx]
 
-	live     *pgx.Conn // holds the liveness lock while the queue runs
-	liveMu   sync.Mutex
-	stopLive context.CancelFunc
-	liveDone sync.WaitGroup
+	stopLease context.CancelFunc
+	leaseDone sync.WaitGroup
 }
 
-func openPostgres(ctx context.Context, cfg Config, rc *river.Config) (_ *pgStore, err error) {
-	s := &pgStore{cfg: cfg, log: cfg.Logger, id: rc.ID}
+func openPostgres(ctx context.Context, cfg Config, q *Queue) (_ *pgStore, err error) {
+	s := &pgStore{cfg: cfg, log: cfg.Logger, id: q.id}
 	defer func() {
 		if err != nil {
 			_ = s.close()
@@ -70,35 +97,39 @@ func openPostgres(ctx context.Context, cfg Config, rc *river.Config) (_ *pgStore
 	if err != nil {
 		return nil, fmt.Errorf("jobs: Config.DatabaseURL: %w", err)
 	}
-	// Request jobs hold a connection each for their key lock while they
-	// need another, briefly, to finish; the pool must never be filled by
-	// lock holders alone. On top: the intake writers and River's listener,
-	// producers and completer.
+	// Workers, the intake writers and River's listener, producers and
+	// completer.
 	need := int32(cfg.Workers + pgIntakeWriters + 8)
 	if pcfg.MaxConns < need {
 		pcfg.MaxConns = need
 	}
-	s.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
+	lcfg := pcfg.Copy()
+	lcfg.MinConns = 0
+	lcfg.MaxConns = max(lcfg.MaxConns, 64)
+	if s.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("jobs: connect: %w", err)
 	}
 	if err := s.pool.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("jobs: connect: %w", err)
 	}
-	driver := riverpgxv5.New(s.pool)
-	if err := s.migrate(ctx, driver); err != nil {
+	if s.lockPool, err = pgxpool.NewWithConfig(ctx, lcfg); err != nil {
+		return nil, fmt.Errorf("jobs: connect: %w", err)
+	}
+	s.driver = riverpgxv5.New(s.pool)
+	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
-	s.client, err = river.NewClient(driver, rc)
+	inserter, err := river.NewClient(s.driver, &river.Config{Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
+	s.client.Store(inserter)
 	return s, nil
 }
 
 // migrate brings River's schema and ours up to date. Replicas may start
 // together, so migrations run under an advisory lock.
-func (s *pgStore) migrate(ctx context.Context, driver *riverpgxv5.Driver) error {
+func (s *pgStore) migrate(ctx context.Context) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("jobs: migrate: %w", err)
@@ -110,7 +141,7 @@ func (s *pgStore) migrate(ctx context.Context, driver *riverpgxv5.Driver) error 
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // the session ends with the pool anyway
 
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: s.cfg.Logger})
+	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: s.cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("jobs: river migrator: %w", err)
 	}
@@ -141,7 +172,7 @@ func (s *pgStore) migrate(ctx context.Context, driver *riverpgxv5.Driver) error 
 	return tx.Commit(ctx)
 }
 
-func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]bool, error) {
+func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery, processed []string) ([]bool, error) {
 	var (
 		ids, events, actions, repos = make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
 		insts                       = make([]int64, len(ds))
@@ -151,8 +182,8 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 	)
 	for i, d := range ds {
 		ids[i], events[i], actions[i], repos[i] = d.ID, d.Event, d.Action, d.Repository
-		insts[i], queued[i], received[i] = d.InstallationID, !d.NoOp(), d.ReceivedAt
-		if !d.NoOp() {
+		insts[i], queued[i], received[i] = d.InstallationID, !d.NoOp, d.ReceivedAt
+		if !d.NoOp {
 			payloads[i] = d.Payload
 		}
 	}
@@ -161,6 +192,14 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	if len(processed) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = now() WHERE id = ANY($1)`, processed); err != nil {
+			return nil, err
+		}
+	}
+	if len(ds) == 0 {
+		return nil, tx.Commit(ctx)
+	}
 	// One statement for the whole batch. A replica inserting the same id
 	// concurrently makes this wait for its commit, then skip the row.
 	rows, err := tx.Query(ctx, `INSERT INTO rdsbot_delivery (id, event, action, repository, installation_id, queued, received_at, payload)
@@ -179,96 +218,233 @@ func (s *pgStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]boo
 		fresh[id] = true
 	}
 	dup := make([]bool, len(ds))
-	var params []river.InsertManyParams
+	var queue []string
 	for i, d := range ds {
 		// The first occurrence of an id in the batch is the new one.
 		dup[i] = !fresh[d.ID]
 		delete(fresh, d.ID)
-		if !dup[i] && !d.NoOp() {
-			params = append(params, river.InsertManyParams{Args: deliveryArgs(d)})
+		if !dup[i] && !d.NoOp {
+			queue = append(queue, d.ID)
 		}
 	}
-	if len(params) > 0 {
-		if _, err := s.client.InsertManyFastTx(ctx, tx, params); err != nil {
+	if len(queue) > 0 {
+		if _, err := s.client.Load().InsertManyFastTx(ctx, tx, deliveryJobs(queue)); err != nil {
 			return nil, err
 		}
 	}
 	return dup, tx.Commit(ctx)
 }
 
-func (s *pgStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
-	var payload []byte
-	var processed bool
-	err := s.pool.QueryRow(ctx, `SELECT payload, processed_at IS NOT NULL FROM rdsbot_delivery WHERE id = $1`, id).Scan(&payload, &processed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, errNotLogged
+func (s *pgStore) loggedDeliveries(ctx context.Context, ids []string) (map[string]loggedDelivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, event, action, repository, installation_id, received_at, payload, processed_at IS NOT NULL
+		FROM rdsbot_delivery WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
 	}
-	return payload, processed, err
-}
-
-func (s *pgStore) markProcessed(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = now() WHERE id = $1`, id)
-	return err
-}
-
-func (s *pgStore) enqueueRequest(ctx context.Context, r Request) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The counter first: its row lock orders this transaction against a
-		// finishing job of the same key (see requestWorker).
-		if _, err := tx.Exec(ctx, `INSERT INTO rdsbot_request (repo, key, requested, reason, updated_at)
-			VALUES ($1, $2, 1, $3, now())
-			ON CONFLICT (repo, key) DO UPDATE SET requested = rdsbot_request.requested + 1, reason = excluded.reason, updated_at = excluded.updated_at`,
-			r.Repo, r.Key, r.Reason); err != nil {
-			return err
+	defer rows.Close()
+	out := make(map[string]loggedDelivery, len(ids))
+	for rows.Next() {
+		var d loggedDelivery
+		if err := rows.Scan(&d.ID, &d.Event, &d.Action, &d.Repository, &d.InstallationID, &d.ReceivedAt, &d.Payload, &d.processed); err != nil {
+			return nil, err
 		}
-		_, err := s.client.InsertTx(ctx, tx, RequestArgs(r), nil)
-		return err
-	})
+		out[d.ID] = d
+	}
+	return out, rows.Err()
 }
 
-func (s *pgStore) tryLock(ctx context.Context, key string) (func(), bool, error) {
-	return pgTryLock(ctx, s.pool, "request", key)
-}
-
-// lockDelivery needs no lock: a delivery's log row and its one job are
-// written in the same transaction, so there is never a second job.
+// lockDelivery needs no lock: a delivery's log row and its job are written
+// in the same transaction, the redrive adds one only when none may still
+// run, and River's rescuer hands a job on only when its process is gone.
 func (s *pgStore) lockDelivery(context.Context, string) (func(), bool, error) {
 	return func() {}, true, nil
 }
 
-func (s *pgStore) requested(ctx context.Context, r Request) (int64, error) {
+func (s *pgStore) lock(ctx context.Context, key string, wait bool) (*Lease, error) {
+	return pgLock(ctx, s.lockPool, key, wait)
+}
+
+func (s *pgStore) alive(ctx context.Context, clientID string) (bool, error) {
+	var alive bool
+	err := s.pool.QueryRow(ctx, `SELECT seen_at > now() - make_interval(secs => $2) FROM rdsbot_client WHERE id = $1`,
+		clientID, s.cfg.RecoverAfter.Seconds()).Scan(&alive)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return alive, err
+}
+
+func (s *pgStore) insert(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error) {
+	return s.client.Load().Insert(ctx, args, nil)
+}
+
+func (s *pgStore) insertMany(ctx context.Context, params []river.InsertManyParams) error {
+	_, err := s.client.Load().InsertMany(ctx, params)
+	return err
+}
+
+func (s *pgStore) getJob(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	return s.client.Load().JobGet(ctx, id)
+}
+
+func (s *pgStore) enqueueCoalesced(ctx context.Context, kind, key string, args river.JobArgs, encoded []byte) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The counter first: its row lock orders this transaction against
+		// a finishing job of the same key (see coalesce.go).
+		var jobID *int64
+		if err := tx.QueryRow(ctx, `INSERT INTO rdsbot_coalesce (kind, key, requested, args, updated_at)
+			VALUES ($1, $2, 1, $3, now())
+			ON CONFLICT (kind, key) DO UPDATE SET requested = rdsbot_coalesce.requested + 1, args = excluded.args, updated_at = excluded.updated_at
+			RETURNING job_id`, kind, key, encoded).Scan(&jobID); err != nil {
+			return err
+		}
+		client := s.client.Load()
+		var job *rivertype.JobRow
+		if jobID != nil {
+			var err error
+			if job, err = client.JobGetTx(ctx, tx, *jobID); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		switch coalesceDecide(job, time.Now()) {
+		case coalesceInsert:
+			res, err := client.InsertTx(ctx, tx, args, nil)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE rdsbot_coalesce SET job_id = $3 WHERE kind = $1 AND key = $2`, kind, key, res.Job.ID)
+			return err
+		case coalesceRetry:
+			_, err := client.JobRetryTx(ctx, tx, job.ID)
+			return err
+		}
+		return nil
+	})
+}
+
+func (s *pgStore) coalesceSeen(ctx context.Context, kind, key string) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT requested FROM rdsbot_request WHERE repo = $1 AND key = $2`, r.Repo, r.Key).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT requested FROM rdsbot_coalesce WHERE kind = $1 AND key = $2`, kind, key).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
 	return n, err
 }
 
-func (s *pgStore) finishRequest(ctx context.Context, job *river.Job[RequestArgs], seen int64) error {
+func (s *pgStore) finishCoalesced(ctx context.Context, kind, key string, seen int64, complete func(tx any) error, followUp func([]byte) (river.JobArgs, error)) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var now int64
-		var reason string
-		err := tx.QueryRow(ctx, `SELECT requested, reason FROM rdsbot_request WHERE repo = $1 AND key = $2 FOR UPDATE`,
-			job.Args.Repo, job.Args.Key).Scan(&now, &reason)
+		var latest []byte
+		err := tx.QueryRow(ctx, `SELECT requested, args FROM rdsbot_coalesce WHERE kind = $1 AND key = $2 FOR UPDATE`, kind, key).Scan(&now, &latest)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
+		if err := complete(tx); err != nil {
 			return err
 		}
+		var next *int64
 		if now > seen {
-			_, err = s.client.InsertTx(ctx, tx, RequestArgs{Repo: job.Args.Repo, Key: job.Args.Key, Reason: reason}, nil)
+			args, err := followUp(latest)
+			if err != nil {
+				return fmt.Errorf("decode the latest args: %w", err)
+			}
+			res, err := s.client.Load().InsertTx(ctx, tx, args, nil)
+			if err != nil {
+				return err
+			}
+			next = &res.Job.ID
 		}
+		_, err = tx.Exec(ctx, `UPDATE rdsbot_coalesce SET job_id = $3 WHERE kind = $1 AND key = $2`, kind, key, next)
 		return err
 	})
+}
+
+func (s *pgStore) redriveCandidates(ctx context.Context, before time.Time, after redriveCandidate, limit int) ([]redriveCandidate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, event, action, repository, received_at, redriven
+		FROM rdsbot_delivery
+		WHERE processed_at IS NULL AND queued AND abandoned_at IS NULL
+		  AND (received_at, id) > ($2, $3)
+		  AND coalesce(redriven_at, received_at) < $1
+		ORDER BY received_at, id LIMIT $4`, before, after.ReceivedAt, after.ID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (redriveCandidate, error) {
+		var c redriveCandidate
+		err := r.Scan(&c.ID, &c.Event, &c.Action, &c.Repository, &c.ReceivedAt, &c.Redriven)
+		return c, err
+	})
+}
+
+func (s *pgStore) liveDeliveryJobs(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT d.id FROM river_job j,
+			LATERAL (SELECT jsonb_array_elements_text(coalesce(j.args->'ids', jsonb_build_array(j.args->>'id')))) AS d(id)
+		WHERE j.kind = $1 AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
+		  AND d.id = ANY($2::text[])`, KindDelivery, ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, id := range found {
+		live[id] = true
+	}
+	return live, nil
+}
+
+func (s *pgStore) redriven(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := s.client.Load().InsertManyFastTx(ctx, tx, deliveryJobs(ids)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE rdsbot_delivery SET redriven = redriven + 1, redriven_at = now() WHERE id = ANY($1)`, ids)
+		return err
+	})
+}
+
+func (s *pgStore) abandon(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE rdsbot_delivery SET abandoned_at = now(), payload = NULL WHERE id = ANY($1)`, ids)
+	return err
+}
+
+func (s *pgStore) listDiscarded(ctx context.Context, after *river.JobListCursor, limit int) ([]*rivertype.JobRow, *river.JobListCursor, error) {
+	res, err := s.client.Load().JobList(ctx, discardedParams(after, limit))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Jobs, res.LastCursor, nil
+}
+
+func (s *pgStore) cursor(ctx context.Context, name string) (time.Time, error) {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT at FROM rdsbot_cursor WHERE name = $1`, name).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return at, err
+}
+
+func (s *pgStore) setCursor(ctx context.Context, name string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO rdsbot_cursor (name, at) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET at = excluded.at`, name, at)
+	return err
 }
 
 func (s *pgStore) prune(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM rdsbot_delivery WHERE id IN (SELECT id FROM rdsbot_delivery WHERE received_at < $1 LIMIT 10000)`,
-		`DELETE FROM rdsbot_request WHERE (repo, key) IN (SELECT repo, key FROM rdsbot_request WHERE updated_at < $1 LIMIT 10000)`,
+		`DELETE FROM rdsbot_coalesce WHERE (kind, key) IN (SELECT kind, key FROM rdsbot_coalesce WHERE updated_at < $1 AND job_id IS NULL LIMIT 10000)`,
+		`DELETE FROM rdsbot_client WHERE seen_at < $1`,
 	} {
 		for {
 			tag, err := s.pool.Exec(ctx, q, before)
@@ -285,11 +461,12 @@ func (s *pgStore) prune(ctx context.Context, before time.Time) (int64, error) {
 }
 
 func (s *pgStore) stats(ctx context.Context) (Stats, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kind, state::text, count(*),
+	rows, err := s.pool.Query(ctx, `SELECT kind, state::text,
+		sum(CASE WHEN kind = $1 THEN coalesce(jsonb_array_length(args->'ids'), 1) ELSE 1 END)::bigint,
 		coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE scheduled_at <= now())), 0)::float8
 		FROM river_job
 		WHERE state IN ('available', 'running', 'retryable', 'scheduled')
-		GROUP BY kind, state`)
+		GROUP BY kind, state`, KindDelivery)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -307,47 +484,37 @@ func (s *pgStore) stats(ctx context.Context) (Stats, error) {
 	return st, rows.Err()
 }
 
-// start takes this replica's liveness lock, starts River, and starts
-// watching for replicas that died with jobs running.
-//
-// Crash recovery: River's own rescuer gives a running job back only after
-// RescueStuckJobsAfter (an hour by default; it must exceed JobTimeout), which
-// is right for a job that is merely slow but far too long for one whose
-// process is gone. Each replica therefore holds a session advisory lock named
-// after its River client id for as long as it runs. The session, and with it
-// the lock, ends when the process dies. A job whose last attempt belongs to a
-// client whose lock is free, continuously for RecoverAfter, is made available
-// again. If the lock was lost to a network partition longer than that while
-// the replica still runs, the job can run twice: handlers must be idempotent,
-// as they must be for River's rescuer anyway.
-func (s *pgStore) start(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+// start renews this process's liveness lease and starts the working client.
+func (s *pgStore) start(ctx context.Context, rc *river.Config) error {
+	if err := s.renewLease(ctx); err != nil {
+		return fmt.Errorf("liveness lease: %w", err)
+	}
+	work, err := river.NewClient(s.driver, rc)
 	if err != nil {
-		return fmt.Errorf("liveness connection: %w", err)
+		return fmt.Errorf("river client: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", advisoryKey("client", s.id)); err != nil {
-		_ = conn.Close(ctx)
-		return fmt.Errorf("liveness lock: %w", err)
-	}
-	s.liveMu.Lock()
-	s.live = conn
-	s.liveMu.Unlock()
-	if err := s.client.Start(ctx); err != nil {
+	if err := work.Start(ctx); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopLive = cancel
-	s.liveDone.Add(2)
-	go s.heartbeat(wctx)
-	go s.sweep(wctx)
+	s.work = work
+	s.client.Store(work)
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopLease = cancel
+	s.leaseDone.Add(1)
+	go s.keepLease(lctx)
 	return nil
 }
 
-// heartbeat keeps the liveness lock: if its connection breaks, it reconnects
-// and takes the lock again.
-func (s *pgStore) heartbeat(ctx context.Context) {
-	defer s.liveDone.Done()
-	t := time.NewTicker(2 * time.Second)
+func (s *pgStore) renewLease(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO rdsbot_client (id, seen_at) VALUES ($1, now())
+		ON CONFLICT (id) DO UPDATE SET seen_at = now()`, s.id)
+	return err
+}
+
+// keepLease renews the lease every RecoverAfter/4 until the queue closes.
+func (s *pgStore) keepLease(ctx context.Context) {
+	defer s.leaseDone.Done()
+	t := time.NewTicker(s.cfg.RecoverAfter / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -355,133 +522,33 @@ func (s *pgStore) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.liveMu.Lock()
-		conn := s.live
-		s.liveMu.Unlock()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := conn.Ping(pctx)
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.RecoverAfter/4)
+		if err := s.renewLease(rctx); err != nil && ctx.Err() == nil {
+			s.log.Error("jobs: cannot renew this process's liveness lease; its jobs will be handed to other replicas if this lasts", "client", s.id, "recover_after", s.cfg.RecoverAfter, "error", err.Error())
+		}
 		cancel()
-		if err == nil || ctx.Err() != nil {
-			continue
-		}
-		s.log.Error("jobs: liveness connection lost; reconnecting", "client", s.id, "error", err.Error())
-		_ = conn.Close(context.Background())
-		nc, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
-		if err != nil {
-			s.log.Error("jobs: liveness reconnect failed", "error", err.Error())
-			continue
-		}
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err = nc.Exec(lctx, "SELECT pg_advisory_lock($1)", advisoryKey("client", s.id))
-		cancel()
-		if err != nil {
-			s.log.Error("jobs: liveness lock failed", "error", err.Error())
-			_ = nc.Close(context.Background())
-			continue
-		}
-		s.liveMu.Lock()
-		s.live = nc
-		s.liveMu.Unlock()
 	}
 }
 
-// sweep looks for dead replicas' running jobs every so often.
-func (s *pgStore) sweep(ctx context.Context) {
-	defer s.liveDone.Done()
-	every := min(max(s.cfg.RecoverAfter/2, 200*time.Millisecond), 5*time.Second)
-	deadSince := map[string]time.Time{}
-	for {
-		if err := s.sweepOnce(ctx, deadSince); err != nil && ctx.Err() == nil {
-			s.log.Warn("jobs: orphan sweep failed", "error", err.Error())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-	}
-}
+func (s *pgStore) stop(ctx context.Context) error { return s.work.Stop(ctx) }
 
-func (s *pgStore) sweepOnce(ctx context.Context, deadSince map[string]time.Time) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	rows, err := conn.Query(ctx, `SELECT DISTINCT attempted_by[cardinality(attempted_by)]
-		FROM river_job WHERE state = 'running' AND cardinality(attempted_by) > 0`)
-	if err != nil {
-		return err
-	}
-	clients, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, c := range clients {
-		seen[c] = true
-		if c == s.id {
-			continue
-		}
-		key := advisoryKey("client", c)
-		var free bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&free); err != nil {
-			return err
-		}
-		if !free {
-			delete(deadSince, c)
-			continue
-		}
-		// Holding the dead client's lock: no other sweeper acts on it now.
-		since, ok := deadSince[c]
-		if !ok {
-			deadSince[c] = time.Now()
-		} else if time.Since(since) >= s.cfg.RecoverAfter {
-			rows, err := conn.Query(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
-				WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = $1
-				RETURNING id`, c)
-			var ids []int64
-			if err == nil {
-				ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-			}
-			if err != nil {
-				_, _ = conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
-				return err
-			}
-			if len(ids) > 0 {
-				s.log.Warn("jobs: recovered jobs of a replica that is gone", "client", c, "jobs", ids)
-			}
-			delete(deadSince, c)
-		}
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
-			return err
-		}
-	}
-	for c := range deadSince {
-		if !seen[c] {
-			delete(deadSince, c)
-		}
-	}
-	return nil
-}
-
-func (s *pgStore) stop(ctx context.Context) error { return s.client.Stop(ctx) }
-
-func (s *pgStore) stopAndCancel(ctx context.Context) error { return s.client.StopAndCancel(ctx) }
+func (s *pgStore) stopAndCancel(ctx context.Context) error { return s.work.StopAndCancel(ctx) }
 
 func (s *pgStore) writers() int { return pgIntakeWriters }
 
 func (s *pgStore) close() error {
-	if s.stopLive != nil {
-		s.stopLive()
-		s.liveDone.Wait()
+	if s.stopLease != nil {
+		s.stopLease()
+		s.leaseDone.Wait()
+		// Gone: jobs still marked running for this process (it stopped
+		// before they returned) are rescued at once.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.pool.Exec(ctx, `DELETE FROM rdsbot_client WHERE id = $1`, s.id)
+		cancel()
 	}
-	s.liveMu.Lock()
-	if s.live != nil {
-		_ = s.live.Close(context.Background()) // ends the session: releases the liveness lock
-		s.live = nil
+	if s.lockPool != nil {
+		s.lockPool.Close()
 	}
-	s.liveMu.Unlock()
 	if s.pool != nil {
 		s.pool.Close()
 	}

@@ -10,12 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 	"modernc.org/sqlite" // the pure-Go SQLite driver
 
 	"github.com/rdsbot/rdsbot/pkg/webhook"
@@ -37,6 +40,7 @@ const sqliteReaderDSN = "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
 const (
 	checkpointEvery = 250 * time.Millisecond
 	forwardBatch    = 256
+	forwardGather   = 10 * time.Millisecond
 )
 
 // DeliveryLogPath is the file that holds the delivery log of the SQLite store
@@ -55,7 +59,7 @@ var deliveryLogSchema = []string{
 		action          TEXT    NOT NULL,
 		repository      TEXT    NOT NULL,
 		installation_id INTEGER NOT NULL,
-		queued          INTEGER NOT NULL, -- 1: it needs a job; 0: a recorded no-op (ping)
+		queued          INTEGER NOT NULL, -- 1: it needs a job; 0: a recorded no-op
 		received_at     INTEGER NOT NULL, -- Unix milliseconds
 		payload         BLOB,             -- until processed
 		processed_at    INTEGER,          -- Unix milliseconds; set when the handler succeeded
@@ -63,19 +67,39 @@ var deliveryLogSchema = []string{
 	);
 	CREATE INDEX rdsbot_delivery_received_at ON rdsbot_delivery (received_at);
 	CREATE INDEX rdsbot_delivery_unforwarded ON rdsbot_delivery (received_at) WHERE forwarded = 0;`,
+	`ALTER TABLE rdsbot_delivery ADD COLUMN redriven INTEGER NOT NULL DEFAULT 0; -- times Redrive ran it again
+	ALTER TABLE rdsbot_delivery ADD COLUMN redriven_at INTEGER;                    -- Unix milliseconds, the last time
+	ALTER TABLE rdsbot_delivery ADD COLUMN abandoned_at INTEGER;                   -- Unix milliseconds; given up after RedriveMax
+	CREATE INDEX rdsbot_delivery_unprocessed ON rdsbot_delivery (received_at, id)
+		WHERE processed_at IS NULL AND queued = 1 AND abandoned_at IS NULL;`,
 }
 
-// requestSchema is the request counters, in River's database so that they
-// change in the same transactions as the request jobs.
-var requestSchema = []string{
+// riverSideSchema is what lives in River's database, so that it changes in
+// the same transactions as the jobs: coalescing rows (see coalesce.go) and
+// the reporter's cursor.
+var riverSideSchema = []string{
 	`CREATE TABLE rdsbot_request (
 		repo       TEXT    NOT NULL,
 		key        TEXT    NOT NULL,
-		requested  INTEGER NOT NULL, -- bumped by every EnqueueRequest
-		reason     TEXT    NOT NULL, -- of the latest EnqueueRequest
-		updated_at INTEGER NOT NULL, -- Unix milliseconds
+		requested  INTEGER NOT NULL,
+		reason     TEXT    NOT NULL,
+		updated_at INTEGER NOT NULL,
 		PRIMARY KEY (repo, key)
 	) WITHOUT ROWID;`,
+	`DROP TABLE rdsbot_request;
+	CREATE TABLE rdsbot_coalesce (
+		kind       TEXT    NOT NULL,
+		key        TEXT    NOT NULL,
+		requested  INTEGER NOT NULL, -- bumped by every Enqueue
+		args       BLOB    NOT NULL, -- of the latest Enqueue, JSON
+		job_id     INTEGER,          -- the key's current job, if any
+		updated_at INTEGER NOT NULL, -- Unix milliseconds
+		PRIMARY KEY (kind, key)
+	) WITHOUT ROWID;
+	CREATE TABLE rdsbot_cursor (
+		name TEXT    NOT NULL PRIMARY KEY,
+		at   INTEGER NOT NULL -- Unix milliseconds
+	);`,
 }
 
 // sqliteStore keeps River and the delivery log in two SQLite files, so that
@@ -99,32 +123,36 @@ type sqliteStore struct {
 	locks    memLocks
 
 	db     *sql.DB // River's database: one connection, as River advises
-	client *river.Client[*sql.Tx]
-	dbRead *sql.DB // River's database: checkpoints and stats
+	driver *riversqlite.Driver
+	// client inserts jobs: an insert-only client until the queue starts,
+	// the working one afterwards (with SQLite, only an insert by the
+	// working client wakes its producers at once).
+	client atomic.Pointer[river.Client[*sql.Tx]]
+	work   *river.Client[*sql.Tx] // set by start
+	dbRead *sql.DB                // River's database: checkpoints and stats
 
 	logW *sql.DB // delivery log: its one writing connection
 	logR *sql.DB // delivery log: readers (WAL readers never block the writer)
 
 	// Prepared once: the driver would otherwise parse them on every call.
-	insert    *sql.Stmt // logW: log a delivery
-	processed *sql.Stmt // logW: mark processed
-	payload   *sql.Stmt // logR: payload and processed mark
+	insertStmt *sql.Stmt // logW: log a delivery
 
+	forwarding  sync.Mutex // held while a batch moves from the log to River
 	forwardKick chan struct{}
 	quit        chan struct{}
 	done        chan struct{} // closed when the forwarder and checkpointer have stopped
 }
 
-func openSQLite(ctx context.Context, cfg Config, rc *river.Config) (_ *sqliteStore, err error) {
+func openSQLite(ctx context.Context, cfg Config, q *Queue) (_ *sqliteStore, err error) {
 	s := &sqliteStore{cfg: cfg, log: cfg.Logger, forwardKick: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			_ = s.close()
 		}
 	}()
-	// One process per store: the in-process key locks only work within one
-	// process, and it makes crash recovery exact (a job "running" when the
-	// lock is taken was orphaned by a crash).
+	// One process per store: the in-process locks only work within one
+	// process, and it makes crash recovery exact (a job "running" for
+	// another River client was orphaned by a crash; see liveness.go).
 	s.lockFile, err = os.OpenFile(cfg.SQLitePath+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: open %s: %w", cfg.SQLitePath+".lock", err)
@@ -145,15 +173,15 @@ func openSQLite(ctx context.Context, cfg Config, rc *river.Config) (_ *sqliteSto
 	}
 	// Migrate before the readers open: query_only connections cannot create
 	// the WAL files of a new database.
-	driver := riversqlite.New(s.db)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger})
+	s.driver = riversqlite.New(s.db)
+	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river migrator: %w", err)
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return nil, fmt.Errorf("jobs: migrate river schema in %s: %w", cfg.SQLitePath, err)
 	}
-	if err := migrateSQLite(ctx, s.db, requestSchema); err != nil {
+	if err := migrateSQLite(ctx, s.db, riverSideSchema); err != nil {
 		return nil, fmt.Errorf("jobs: %s: %w", cfg.SQLitePath, err)
 	}
 	if err := migrateSQLite(ctx, s.logW, deliveryLogSchema); err != nil {
@@ -165,28 +193,24 @@ func openSQLite(ctx context.Context, cfg Config, rc *river.Config) (_ *sqliteSto
 	if s.logR, err = openSQLiteDB(ctx, logPath, sqliteReaderDSN, 4); err != nil {
 		return nil, err
 	}
-	if err := s.recoverOrphans(ctx); err != nil {
-		return nil, err
-	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		db   *sql.DB
 		sql  string
 	}{
-		{&s.insert, s.logW, `INSERT INTO rdsbot_delivery
+		{&s.insertStmt, s.logW, `INSERT INTO rdsbot_delivery
 			(id, event, action, repository, installation_id, queued, received_at, payload, forwarded)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		{&s.processed, s.logW, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ? WHERE id = ?`},
-		{&s.payload, s.logR, `SELECT payload, processed_at FROM rdsbot_delivery WHERE id = ?`},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
 			return nil, fmt.Errorf("jobs: prepare: %w", err)
 		}
 	}
-	s.client, err = river.NewClient(driver, rc)
+	inserter, err := river.NewClient(s.driver, &river.Config{Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
+	s.client.Store(inserter)
 	// Deliveries logged but not forwarded when the last process stopped get
 	// their jobs before Open returns.
 	for {
@@ -247,24 +271,7 @@ func migrateSQLite(ctx context.Context, db *sql.DB, schema []string) error {
 	return tx.Commit()
 }
 
-// recoverOrphans makes jobs that a crashed process left "running" available
-// again, and forgets its leadership so this process need not wait for it to
-// expire. Safe because the file lock proves no other process is working them.
-func (s *sqliteStore) recoverOrphans(ctx context.Context) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
-	if err != nil {
-		return fmt.Errorf("jobs: recover orphaned jobs: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		s.log.Warn("jobs: recovered jobs left running by a previous process", "jobs", n, "store", s.cfg.SQLitePath)
-	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM river_leader`); err != nil {
-		return fmt.Errorf("jobs: reset leadership: %w", err)
-	}
-	return nil
-}
-
-func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([]bool, error) {
+func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery, processed []string) ([]bool, error) {
 	// The driver watches a cancellable context with a goroutine per
 	// statement; this transaction is short and bounded by busy_timeout.
 	ctx = context.WithoutCancel(ctx)
@@ -273,15 +280,15 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 		return nil, err
 	}
 	defer tx.Rollback()
-	stmt := tx.StmtContext(ctx, s.insert)
+	stmt := tx.StmtContext(ctx, s.insertStmt)
 	dup := make([]bool, len(ds))
 	queued := false
 	for i, d := range ds {
 		var payload []byte
-		if !d.NoOp() {
+		if !d.NoOp {
 			payload = d.Payload
 		}
-		res, err := stmt.ExecContext(ctx, d.ID, d.Event, d.Action, d.Repository, d.InstallationID, !d.NoOp(), d.ReceivedAt.UnixMilli(), payload, d.NoOp())
+		res, err := stmt.ExecContext(ctx, d.ID, d.Event, d.Action, d.Repository, d.InstallationID, !d.NoOp, d.ReceivedAt.UnixMilli(), payload, d.NoOp)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +297,13 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 			return nil, err
 		}
 		dup[i] = n == 0
-		queued = queued || (!dup[i] && !d.NoOp())
+		queued = queued || (!dup[i] && !d.NoOp)
+	}
+	if len(processed) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE rdsbot_delivery SET payload = NULL, processed_at = ?
+			WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), jsonStrings(processed)); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -307,23 +320,18 @@ func (s *sqliteStore) acceptBatch(ctx context.Context, ds []webhook.Delivery) ([
 // forwardOnce inserts jobs for up to forwardBatch logged deliveries that have
 // none yet, then marks them forwarded.
 func (s *sqliteStore) forwardOnce(ctx context.Context) (int, error) {
-	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, installation_id, received_at
-		FROM rdsbot_delivery WHERE forwarded = 0 ORDER BY received_at LIMIT ?`, forwardBatch)
+	rows, err := s.logR.QueryContext(ctx, `SELECT id FROM rdsbot_delivery WHERE forwarded = 0 ORDER BY received_at LIMIT ?`, forwardBatch)
 	if err != nil {
 		return 0, err
 	}
-	var params []river.InsertManyParams
 	var ids []string
 	for rows.Next() {
-		var a DeliveryArgs
-		var received int64
-		if err := rows.Scan(&a.ID, &a.Event, &a.Action, &a.Repository, &a.InstallationID, &received); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		a.ReceivedAt = time.UnixMilli(received).UTC()
-		ids = append(ids, a.ID)
-		params = append(params, river.InsertManyParams{Args: a})
+		ids = append(ids, id)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, err
@@ -331,25 +339,28 @@ func (s *sqliteStore) forwardOnce(ctx context.Context) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	s.forwarding.Lock() // Stats sees a delivery either in the log or in River
+	defer s.forwarding.Unlock()
+	if err := s.insertDeliveries(ctx, ids); err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
-	if _, err := s.client.InsertManyFastTx(ctx, tx, params); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, err
-	}
-	idList, err := json.Marshal(ids)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET forwarded = 1 WHERE id IN (SELECT value FROM json_each(?))`, string(idList)); err != nil {
+	if _, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET forwarded = 1 WHERE id IN (SELECT value FROM json_each(?))`, jsonStrings(ids)); err != nil {
 		return 0, err
 	}
 	return len(ids), nil
+}
+
+// insertDeliveries inserts the jobs for ids into River's database.
+func (s *sqliteStore) insertDeliveries(ctx context.Context, ids []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := s.client.Load().InsertManyFastTx(ctx, tx, deliveryJobs(ids)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // background runs the forwarder and the checkpointer until close.
@@ -372,6 +383,13 @@ func (s *sqliteStore) background() {
 			}
 			continue
 		case <-s.forwardKick:
+			// Let a burst gather, so that one job carries many deliveries
+			// (this delays processing, not acknowledgements).
+			select {
+			case <-time.After(forwardGather):
+			case <-s.quit:
+				return
+			}
 		case <-forward.C:
 		}
 		for {
@@ -387,80 +405,234 @@ func (s *sqliteStore) background() {
 	}
 }
 
-func (s *sqliteStore) deliveryPayload(ctx context.Context, id string) ([]byte, bool, error) {
-	var payload []byte
-	var processed sql.NullInt64
-	err := s.payload.QueryRowContext(ctx, id).Scan(&payload, &processed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, errNotLogged
+func (s *sqliteStore) loggedDeliveries(ctx context.Context, ids []string) (map[string]loggedDelivery, error) {
+	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, installation_id, received_at, payload, processed_at
+		FROM rdsbot_delivery WHERE id IN (SELECT value FROM json_each(?))`, jsonStrings(ids))
+	if err != nil {
+		return nil, err
 	}
-	return payload, processed.Valid, err
+	defer rows.Close()
+	out := make(map[string]loggedDelivery, len(ids))
+	for rows.Next() {
+		var d loggedDelivery
+		var received int64
+		var processed sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.Event, &d.Action, &d.Repository, &d.InstallationID, &received, &d.Payload, &processed); err != nil {
+			return nil, err
+		}
+		d.ReceivedAt = time.UnixMilli(received).UTC()
+		d.processed = processed.Valid
+		out[d.ID] = d
+	}
+	return out, rows.Err()
 }
 
-func (s *sqliteStore) markProcessed(ctx context.Context, id string) error {
-	_, err := s.processed.ExecContext(ctx, time.Now().UnixMilli(), id)
+func (s *sqliteStore) lockDelivery(ctx context.Context, id string) (func(), bool, error) {
+	l, err := s.locks.lock(ctx, "delivery\x00"+id, false)
+	if errors.Is(err, ErrLocked) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return l.Release, true, nil
+}
+
+func (s *sqliteStore) lock(ctx context.Context, key string, wait bool) (*Lease, error) {
+	return s.locks.lock(ctx, "lock\x00"+key, wait)
+}
+
+// alive: the lock file proves that no other process has the store open.
+func (s *sqliteStore) alive(context.Context, string) (bool, error) { return false, nil }
+
+func (s *sqliteStore) insert(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error) {
+	return s.client.Load().Insert(ctx, args, nil)
+}
+
+func (s *sqliteStore) insertMany(ctx context.Context, params []river.InsertManyParams) error {
+	_, err := s.client.Load().InsertMany(ctx, params)
 	return err
 }
 
-func (s *sqliteStore) enqueueRequest(ctx context.Context, r Request) error {
+func (s *sqliteStore) getJob(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	return s.client.Load().JobGet(ctx, id)
+}
+
+func (s *sqliteStore) enqueueCoalesced(ctx context.Context, kind, key string, args river.JobArgs, encoded []byte) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	// The counter first: see requestWorker for why the order matters.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rdsbot_request (repo, key, requested, reason, updated_at)
+	var jobID sql.NullInt64
+	// The counter first (see coalesce.go). BEGIN IMMEDIATE has taken the
+	// file's write lock: this transaction and a finishing job's are ordered.
+	if err := tx.QueryRowContext(ctx, `INSERT INTO rdsbot_coalesce (kind, key, requested, args, updated_at)
 		VALUES (?, ?, 1, ?, ?)
-		ON CONFLICT (repo, key) DO UPDATE SET requested = requested + 1, reason = excluded.reason, updated_at = excluded.updated_at`,
-		r.Repo, r.Key, r.Reason, time.Now().UnixMilli()); err != nil {
+		ON CONFLICT (kind, key) DO UPDATE SET requested = requested + 1, args = excluded.args, updated_at = excluded.updated_at
+		RETURNING job_id`, kind, key, encoded, time.Now().UnixMilli()).Scan(&jobID); err != nil {
 		return err
 	}
-	if _, err := s.client.InsertTx(ctx, tx, RequestArgs(r), nil); err != nil {
-		return err
+	client := s.client.Load()
+	var job *rivertype.JobRow
+	if jobID.Valid {
+		job, err = client.JobGetTx(ctx, tx, jobID.Int64)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	switch coalesceDecide(job, time.Now()) {
+	case coalesceInsert:
+		res, err := client.InsertTx(ctx, tx, args, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE rdsbot_coalesce SET job_id = ? WHERE kind = ? AND key = ?`, res.Job.ID, kind, key); err != nil {
+			return err
+		}
+	case coalesceRetry:
+		if _, err := client.JobRetryTx(ctx, tx, job.ID); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
 
-func (s *sqliteStore) tryLock(_ context.Context, key string) (func(), bool, error) {
-	release, ok := s.locks.tryLock("request\x00" + key)
-	return release, ok, nil
-}
-
-func (s *sqliteStore) lockDelivery(_ context.Context, id string) (func(), bool, error) {
-	release, ok := s.locks.tryLock("delivery\x00" + id)
-	return release, ok, nil
-}
-
-func (s *sqliteStore) requested(ctx context.Context, r Request) (int64, error) {
+func (s *sqliteStore) coalesceSeen(ctx context.Context, kind, key string) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT requested FROM rdsbot_request WHERE repo = ? AND key = ?`, r.Repo, r.Key).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT requested FROM rdsbot_coalesce WHERE kind = ? AND key = ?`, kind, key).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	return n, err
 }
 
-func (s *sqliteStore) finishRequest(ctx context.Context, job *river.Job[RequestArgs], seen int64) error {
+func (s *sqliteStore) finishCoalesced(ctx context.Context, kind, key string, seen int64, complete func(tx any) error, followUp func([]byte) (river.JobArgs, error)) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	var now int64
-	var reason string
-	err = tx.QueryRowContext(ctx, `SELECT requested, reason FROM rdsbot_request WHERE repo = ? AND key = ?`, job.Args.Repo, job.Args.Key).Scan(&now, &reason)
+	var latest []byte
+	err = tx.QueryRowContext(ctx, `SELECT requested, args FROM rdsbot_coalesce WHERE kind = ? AND key = ?`, kind, key).Scan(&now, &latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	if _, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job); err != nil {
+	if err := complete(tx); err != nil {
 		return err
 	}
+	var next sql.NullInt64
 	if now > seen {
-		if _, err := s.client.InsertTx(ctx, tx, RequestArgs{Repo: job.Args.Repo, Key: job.Args.Key, Reason: reason}, nil); err != nil {
+		args, err := followUp(latest)
+		if err != nil {
+			return fmt.Errorf("decode the latest args: %w", err)
+		}
+		res, err := s.client.Load().InsertTx(ctx, tx, args, nil)
+		if err != nil {
 			return err
 		}
+		next = sql.NullInt64{Int64: res.Job.ID, Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rdsbot_coalesce SET job_id = ? WHERE kind = ? AND key = ?`, next, kind, key); err != nil {
+		return err
 	}
 	return tx.Commit()
+}
+
+func (s *sqliteStore) redriveCandidates(ctx context.Context, before time.Time, after redriveCandidate, limit int) ([]redriveCandidate, error) {
+	rows, err := s.logR.QueryContext(ctx, `SELECT id, event, action, repository, received_at, redriven
+		FROM rdsbot_delivery
+		WHERE processed_at IS NULL AND queued = 1 AND abandoned_at IS NULL AND forwarded = 1
+		  AND (received_at, id) > (?, ?)
+		  AND coalesce(redriven_at, received_at) < ?
+		ORDER BY received_at, id LIMIT ?`, after.ReceivedAt.UnixMilli(), after.ID, before.UnixMilli(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []redriveCandidate
+	for rows.Next() {
+		var c redriveCandidate
+		var received int64
+		if err := rows.Scan(&c.ID, &c.Event, &c.Action, &c.Repository, &received, &c.Redriven); err != nil {
+			return nil, err
+		}
+		c.ReceivedAt = time.UnixMilli(received).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) liveDeliveryJobs(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.dbRead.QueryContext(ctx, `SELECT DISTINCT d.value FROM river_job j,
+			json_each(coalesce(json_extract(j.args, '$.ids'), json_array(json_extract(j.args, '$.id')))) d
+		WHERE +j.kind = ? AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled') -- '+': the state index, not the kind's
+		  AND d.value IN (SELECT value FROM json_each(?))`, KindDelivery, jsonStrings(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	live := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		live[id] = true
+	}
+	return live, rows.Err()
+}
+
+func (s *sqliteStore) redriven(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	// A crash between the two commits leaves a job uncounted: the next
+	// redrive finds it alive and does nothing.
+	if err := s.insertDeliveries(ctx, ids); err != nil {
+		return err
+	}
+	_, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET redriven = redriven + 1, redriven_at = ?
+		WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), jsonStrings(ids))
+	return err
+}
+
+func (s *sqliteStore) abandon(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.logW.ExecContext(ctx, `UPDATE rdsbot_delivery SET abandoned_at = ?, payload = NULL
+		WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), jsonStrings(ids))
+	return err
+}
+
+func jsonStrings(ss []string) string {
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
+
+func (s *sqliteStore) listDiscarded(ctx context.Context, after *river.JobListCursor, limit int) ([]*rivertype.JobRow, *river.JobListCursor, error) {
+	res, err := s.client.Load().JobList(ctx, discardedParams(after, limit))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Jobs, res.LastCursor, nil
+}
+
+func (s *sqliteStore) cursor(ctx context.Context, name string) (time.Time, error) {
+	var ms int64
+	err := s.db.QueryRowContext(ctx, `SELECT at FROM rdsbot_cursor WHERE name = ?`, name).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(ms), err
+}
+
+func (s *sqliteStore) setCursor(ctx context.Context, name string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rdsbot_cursor (name, at) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET at = excluded.at`, name, at.UnixMilli())
+	return err
 }
 
 func (s *sqliteStore) prune(ctx context.Context, before time.Time) (int64, error) {
@@ -471,7 +643,7 @@ func (s *sqliteStore) prune(ctx context.Context, before time.Time) (int64, error
 	}{
 		// Forwarded rows only: a delivery still waiting for its job stays.
 		{s.logW, `DELETE FROM rdsbot_delivery WHERE id IN (SELECT id FROM rdsbot_delivery WHERE received_at < ? AND forwarded = 1 LIMIT 5000)`},
-		{s.db, `DELETE FROM rdsbot_request WHERE (repo, key) IN (SELECT repo, key FROM rdsbot_request WHERE updated_at < ? LIMIT 5000)`},
+		{s.db, `DELETE FROM rdsbot_coalesce WHERE (kind, key) IN (SELECT kind, key FROM rdsbot_coalesce WHERE updated_at < ? AND job_id IS NULL LIMIT 5000)`},
 	} {
 		// Small batches: each holds SQLite's write lock only briefly.
 		for {
@@ -489,12 +661,17 @@ func (s *sqliteStore) prune(ctx context.Context, before time.Time) (int64, error
 	return total, nil
 }
 
+// stats counts River's jobs and the deliveries not yet forwarded to River,
+// holding off the forwarder so that none is counted twice or missed.
 func (s *sqliteStore) stats(ctx context.Context) (Stats, error) {
-	rows, err := s.dbRead.QueryContext(ctx, `SELECT kind, state, count(*),
+	s.forwarding.Lock()
+	defer s.forwarding.Unlock()
+	rows, err := s.dbRead.QueryContext(ctx, `SELECT kind, state,
+		sum(CASE WHEN kind = ? THEN coalesce(json_array_length(args, '$.ids'), 1) ELSE 1 END),
 		coalesce(CAST((julianday('now') - julianday(min(CASE WHEN scheduled_at <= datetime('now', 'subsec') THEN scheduled_at END))) * 86400000 AS INTEGER), 0)
 		FROM river_job
 		WHERE state IN ('available', 'running', 'retryable', 'scheduled')
-		GROUP BY kind, state`)
+		GROUP BY kind, state`, KindDelivery)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -511,7 +688,6 @@ func (s *sqliteStore) stats(ctx context.Context) (Stats, error) {
 	if err := rows.Err(); err != nil {
 		return Stats{}, err
 	}
-	// Deliveries not yet forwarded are waiting too.
 	var n int64
 	var oldest sql.NullInt64
 	if err := s.logR.QueryRowContext(ctx, `SELECT count(*), min(received_at) FROM rdsbot_delivery WHERE forwarded = 0`).Scan(&n, &oldest); err != nil {
@@ -526,11 +702,22 @@ func (s *sqliteStore) stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-func (s *sqliteStore) start(ctx context.Context) error { return s.client.Start(ctx) }
+func (s *sqliteStore) start(ctx context.Context, rc *river.Config) error {
+	work, err := river.NewClient(s.driver, rc)
+	if err != nil {
+		return fmt.Errorf("river client: %w", err)
+	}
+	if err := work.Start(ctx); err != nil {
+		return err
+	}
+	s.work = work
+	s.client.Store(work)
+	return nil
+}
 
-func (s *sqliteStore) stop(ctx context.Context) error { return s.client.Stop(ctx) }
+func (s *sqliteStore) stop(ctx context.Context) error { return s.work.Stop(ctx) }
 
-func (s *sqliteStore) stopAndCancel(ctx context.Context) error { return s.client.StopAndCancel(ctx) }
+func (s *sqliteStore) stopAndCancel(ctx context.Context) error { return s.work.StopAndCancel(ctx) }
 
 func (s *sqliteStore) writers() int { return 1 } // one writing connection to the log
 
@@ -540,7 +727,7 @@ func (s *sqliteStore) close() error {
 		<-s.done
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insert, s.processed, s.payload} {
+	for _, st := range []*sql.Stmt{s.insertStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

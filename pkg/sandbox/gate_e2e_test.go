@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/bot"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
-	"github.com/rdsbot/rdsbot/pkg/jobs"
 )
 
 const (
@@ -105,7 +105,7 @@ func TestGateCheckFollowsApprovals(t *testing.T) {
 
 	// Nothing changed: another evaluation writes nothing.
 	s.Fake.ResetCalls()
-	if err := s.Server.Queue().EnqueueRequest(context.Background(), jobs.Request{Repo: s.Repo, Key: fmt.Sprintf("pull/%d", pr.Number), Reason: "test"}); err != nil {
+	if err := s.Server.Queue().Enqueue(context.Background(), bot.RequestArgs{Repo: s.Repo, Key: fmt.Sprintf("pull/%d", pr.Number), Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	settle(t, s)
@@ -365,7 +365,7 @@ func BenchmarkGateEvaluation(b *testing.B) {
 		}
 		// The same evaluation again, nothing changed.
 		s.Fake.ResetCalls()
-		if err := s.Server.Queue().EnqueueRequest(ctx, jobs.Request{Repo: s.Repo, Key: fmt.Sprintf("pull/%d", pr.Number), Reason: "bench"}); err != nil {
+		if err := s.Server.Queue().Enqueue(ctx, bot.RequestArgs{Repo: s.Repo, Key: fmt.Sprintf("pull/%d", pr.Number), Reason: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		if err := s.Settle(ctx, 30*time.Second); err != nil {

@@ -18,6 +18,8 @@ type metrics struct {
 	ackLatency *prometheus.HistogramVec
 	jobs       *prometheus.CounterVec
 	jobTime    *prometheus.HistogramVec
+	discarded  *prometheus.CounterVec
+	redriven   *prometheus.CounterVec
 	intake     prometheus.Histogram
 }
 
@@ -38,12 +40,18 @@ func newMetrics(q *jobs.Queue, gh *forge.Metrics) *metrics {
 			Name: "rdsbot_job_duration_seconds", Help: "Job attempt duration by kind.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 4, 9),
 		}, []string{"kind"}),
+		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rdsbot_jobs_discarded_total", Help: "Jobs given up (discarded after their last attempt, including one cut short by a crash), by kind.",
+		}, []string{"kind"}),
+		redriven: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rdsbot_deliveries_redriven_total", Help: "Deliveries never processed that were run again (outcome redriven) or given up after the most redrives allowed (outcome abandoned).",
+		}, []string{"outcome"}),
 		intake: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rdsbot_intake_commit_seconds", Help: "Duration of one durable intake commit.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1},
 		}),
 	}
-	m.reg.MustRegister(m.deliveries, m.ackLatency, m.jobs, m.jobTime, m.intake,
+	m.reg.MustRegister(m.deliveries, m.ackLatency, m.jobs, m.jobTime, m.discarded, m.redriven, m.intake,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{q: q}, &githubCollector{m: gh})
 	return m
@@ -59,6 +67,15 @@ func (m *metrics) Delivery(event string, outcome webhook.Outcome, elapsed time.D
 func (m *metrics) JobDone(kind string, outcome jobs.Outcome, elapsed time.Duration) {
 	m.jobs.WithLabelValues(kind, string(outcome)).Inc()
 	m.jobTime.WithLabelValues(kind).Observe(elapsed.Seconds())
+}
+
+// JobDiscarded implements jobs.LossObserver.
+func (m *metrics) JobDiscarded(kind string) { m.discarded.WithLabelValues(kind).Inc() }
+
+// DeliveriesRedriven implements jobs.LossObserver.
+func (m *metrics) DeliveriesRedriven(redriven, abandoned int) {
+	m.redriven.WithLabelValues("redriven").Add(float64(redriven))
+	m.redriven.WithLabelValues("abandoned").Add(float64(abandoned))
 }
 
 // IntakeCommitted implements jobs.Observer.
@@ -87,7 +104,7 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.Kinds == nil {
 		s.Kinds = map[string]jobs.KindStats{}
 	}
-	for _, kind := range []string{jobs.KindDelivery, jobs.KindRequest} {
+	for _, kind := range append(c.q.Kinds(), jobs.KindDelivery) {
 		if _, ok := s.Kinds[kind]; !ok {
 			s.Kinds[kind] = jobs.KindStats{} // an empty queue still has its series
 		}

@@ -2,11 +2,11 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Header names GitHub sends with every delivery.
@@ -31,6 +33,13 @@ const MaxBodyBytesDefault = 25 << 20
 // gives up on a delivery after 10 seconds.
 const StoreTimeoutDefault = 8 * time.Second
 
+// Defaults of the limits on reading bodies before their signature is checked.
+const (
+	MaxConcurrentReadsDefault = 64
+	MaxPendingBytesDefault    = 64 << 20
+	ReadWaitDefault           = 2 * time.Second
+)
+
 // Delivery is one authenticated webhook delivery.
 type Delivery struct {
 	ID             string    // X-GitHub-Delivery
@@ -40,11 +49,11 @@ type Delivery struct {
 	Repository     string    // the payload's repository.full_name, "" when absent
 	Payload        []byte    // the JSON payload, exactly as signed for JSON deliveries
 	ReceivedAt     time.Time // when the handler read it
+	// NoOp marks a delivery that needs nothing beyond being recorded (its
+	// id, for deduplication): a ping, or an event the Handler's Handles
+	// says nobody handles. Its payload is not kept and no job runs for it.
+	NoOp bool
 }
-
-// NoOp reports whether the delivery needs nothing beyond being recorded: a
-// ping, which GitHub sends when a webhook is created.
-func (d Delivery) NoOp() bool { return d.Event == "ping" }
 
 // Store persists deliveries durably. Accept returns only once d is stored (or
 // known to be stored already, duplicate=true); an error means it may not be.
@@ -64,6 +73,7 @@ const (
 	OutcomeTooLarge          Outcome = "too_large"          // body over MaxBodyBytes, 413
 	OutcomeBadRequest        Outcome = "bad_request"        // wrong method, missing headers, invalid payload: 400/405
 	OutcomeStoreError        Outcome = "store_error"        // the Store failed or timed out, 503
+	OutcomeBusy              Outcome = "busy"               // too many bodies being read at once, 503
 )
 
 // UnverifiedEvent is the event label of requests rejected before their
@@ -99,6 +109,21 @@ type Config struct {
 	MaxBodyBytes int64
 	// StoreTimeout defaults to StoreTimeoutDefault.
 	StoreTimeout time.Duration
+	// Handles reports whether an event (and action) is handled. A signed
+	// delivery of any other event is stored as a no-op: its id is kept for
+	// deduplication, its payload is not, and no job runs. Nil handles every
+	// event but ping.
+	Handles func(event, action string) bool
+	// MaxConcurrentReads bounds how many request bodies are read at once
+	// before their signature is checked, and MaxPendingBytes the memory
+	// their buffers take together (at least twice MaxBodyBytes, so that a
+	// body of the largest size can be read). A request that waits longer
+	// than ReadWait for either is answered 503 (GitHub counts it failed; it
+	// can be redelivered). Defaults MaxConcurrentReadsDefault,
+	// max(MaxPendingBytesDefault, 2×MaxBodyBytes) and ReadWaitDefault.
+	MaxConcurrentReads int
+	MaxPendingBytes    int64
+	ReadWait           time.Duration
 }
 
 // Handler is the webhook endpoint; see the package documentation.
@@ -109,6 +134,10 @@ type Handler struct {
 	metrics      Metrics
 	maxBody      int64
 	storeTimeout time.Duration
+	handles      func(event, action string) bool
+	reads        chan struct{}       // a slot per body being read before its signature is checked
+	pending      *semaphore.Weighted // bytes of buffers holding bodies not yet checked
+	readWait     time.Duration
 	now          func() time.Time
 }
 
@@ -136,6 +165,16 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.StoreTimeout < 0 {
 		errs = append(errs, fmt.Errorf("webhook: StoreTimeout: %s is negative", cfg.StoreTimeout))
 	}
+	if cfg.MaxConcurrentReads < 0 {
+		errs = append(errs, fmt.Errorf("webhook: MaxConcurrentReads: %d is negative", cfg.MaxConcurrentReads))
+	}
+	if cfg.ReadWait < 0 {
+		errs = append(errs, fmt.Errorf("webhook: ReadWait: %s is negative", cfg.ReadWait))
+	}
+	maxBody := cmp.Or(cfg.MaxBodyBytes, MaxBodyBytesDefault)
+	if cfg.MaxPendingBytes != 0 && cfg.MaxPendingBytes < 2*maxBody {
+		errs = append(errs, fmt.Errorf("webhook: MaxPendingBytes: %d is less than twice MaxBodyBytes (%d); a body of the largest size could not be read", cfg.MaxPendingBytes, maxBody))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -145,7 +184,25 @@ func NewHandler(cfg Config) (*Handler, error) {
 		metrics:      cfg.Metrics,
 		maxBody:      cfg.MaxBodyBytes,
 		storeTimeout: cfg.StoreTimeout,
+		handles:      cfg.Handles,
+		readWait:     cfg.ReadWait,
 		now:          time.Now,
+	}
+	if h.handles == nil {
+		h.handles = func(event, _ string) bool { return event != "ping" }
+	}
+	reads := cfg.MaxConcurrentReads
+	if reads == 0 {
+		reads = MaxConcurrentReadsDefault
+	}
+	h.reads = make(chan struct{}, reads)
+	pending := cfg.MaxPendingBytes
+	if pending == 0 {
+		pending = max(MaxPendingBytesDefault, 2*h.maxBody)
+	}
+	h.pending = semaphore.NewWeighted(pending)
+	if h.readWait == 0 {
+		h.readWait = ReadWaitDefault
 	}
 	for _, s := range cfg.Secrets {
 		h.secrets = append(h.secrets, []byte(s))
@@ -205,7 +262,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch outcome {
 		case OutcomeStoreError:
 			level = slog.LevelError
-		case OutcomeRejectedSignature, OutcomeTooLarge, OutcomeBadRequest:
+		case OutcomeRejectedSignature, OutcomeTooLarge, OutcomeBadRequest, OutcomeBusy:
 			level = slog.LevelWarn
 		}
 		if h.log.Enabled(r.Context(), level) {
@@ -244,17 +301,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		finish(OutcomeTooLarge, http.StatusRequestEntityTooLarge, "payload too large", logID, slog.Int64("content_length", r.ContentLength))
 		return
 	}
-	body, err := h.readBody(w, r)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			finish(OutcomeTooLarge, http.StatusRequestEntityTooLarge, "payload too large", logID)
-			return
-		}
-		finish(OutcomeBadRequest, http.StatusBadRequest, "could not read body", logID, slog.String("error", err.Error()))
+	if !h.acquireRead(r.Context()) {
+		w.Header().Set("Retry-After", "5")
+		finish(OutcomeBusy, http.StatusServiceUnavailable, "busy, redeliver later", logID)
 		return
 	}
-	if !verify(sig, body, h.secrets) {
+	body, reserved, err := h.readBody(w, r)
+	<-h.reads
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			finish(OutcomeTooLarge, http.StatusRequestEntityTooLarge, "payload too large", logID)
+		case errors.Is(err, errBusy):
+			w.Header().Set("Retry-After", "5")
+			finish(OutcomeBusy, http.StatusServiceUnavailable, "busy, redeliver later", logID)
+		default:
+			finish(OutcomeBadRequest, http.StatusBadRequest, "could not read body", logID, slog.String("error", err.Error()))
+		}
+		return
+	}
+	ok := verify(sig, body, h.secrets)
+	h.pending.Release(reserved)
+	if !ok {
 		finish(OutcomeRejectedSignature, http.StatusUnauthorized, "signature does not match", logID, slog.String("reason", "signature mismatch or malformed"))
 		return
 	}
@@ -275,8 +344,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		finish(OutcomeBadRequest, http.StatusBadRequest, err.Error(), logID, slog.String("event", event))
 		return
 	}
-	var meta payloadMeta
-	if err := json.Unmarshal(payload, &meta); err != nil {
+	meta, err := readMeta(payload)
+	if err != nil {
 		finish(OutcomeBadRequest, http.StatusBadRequest, "payload is not a JSON object", logID, slog.String("event", event))
 		return
 	}
@@ -284,10 +353,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ID:             deliveryID,
 		Event:          event,
 		Action:         meta.Action,
-		InstallationID: meta.Installation.ID,
-		Repository:     meta.Repository.FullName,
+		InstallationID: meta.InstallationID,
+		Repository:     meta.Repository,
 		Payload:        payload,
 		ReceivedAt:     start,
+		NoOp:           event == "ping" || !h.handles(event, meta.Action),
 	}
 	attrs := []slog.Attr{logID, slog.String("event", event), slog.String("action", d.Action), slog.String("repository", d.Repository), slog.Int64("installation", d.InstallationID)}
 
@@ -305,30 +375,82 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readBody reads at most h.maxBody bytes; a longer body yields an
-// *http.MaxBytesError without being read to its end.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	size := int64(bytes.MinRead)
-	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // +1: ReadFrom needs room to see EOF without growing
+// acquireRead takes a read slot, waiting at most h.readWait.
+func (h *Handler) acquireRead(ctx context.Context) bool {
+	select {
+	case h.reads <- struct{}{}:
+		return true
+	default:
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(rd); err != nil {
-		return nil, err
+	t := time.NewTimer(h.readWait)
+	defer t.Stop()
+	select {
+	case h.reads <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
 	}
-	return buf.Bytes(), nil
+	return false
 }
 
-// payloadMeta is the little a delivery's routing needs from its payload.
-type payloadMeta struct {
-	Action       string `json:"action"`
-	Installation struct {
-		ID int64 `json:"id"`
-	} `json:"installation"`
-	Repository struct {
-		FullName string `json:"full_name"`
-	} `json:"repository"`
+// errBusy: the budget of unauthenticated bytes stayed exhausted.
+var errBusy = errors.New("webhook: too many bytes being read")
+
+// readBody reads at most h.maxBody bytes; a longer body yields an
+// *http.MaxBytesError without being read to its end. The buffer grows with
+// what arrives, never to a size the caller declared (until the signature is
+// checked, Content-Length is only a claim), and its size is reserved from
+// h.pending first; the caller releases reserved once the body is checked.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, reserved int64, err error) {
+	const initialMax = 64 << 10
+	reserve := func(n int) error {
+		ctx, cancel := context.WithTimeout(r.Context(), h.readWait)
+		defer cancel()
+		if h.pending.Acquire(ctx, int64(n)) != nil {
+			return errBusy
+		}
+		reserved += int64(n)
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			h.pending.Release(reserved)
+			reserved = 0
+		}
+	}()
+	size := bytes.MinRead
+	if r.ContentLength > 0 {
+		size = int(min(r.ContentLength+1, initialMax)) // +1: room to see EOF without growing
+	}
+	if err := reserve(size); err != nil {
+		return nil, 0, err
+	}
+	buf := make([]byte, 0, size)
+	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+	for {
+		if len(buf) == cap(buf) {
+			grown := int(min(2*int64(cap(buf)), h.maxBody+1))
+			if grown <= cap(buf) {
+				return nil, 0, &http.MaxBytesError{Limit: h.maxBody}
+			}
+			if err := reserve(grown); err != nil {
+				return nil, 0, err
+			}
+			nb := make([]byte, len(buf), grown)
+			copy(nb, buf)
+			h.pending.Release(int64(cap(buf)))
+			reserved -= int64(cap(buf))
+			buf = nb
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, reserved, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
 }
 
 // payloadOf returns the JSON document of a delivery: the body for
@@ -374,13 +496,14 @@ func firstNonSpace(b []byte) byte {
 	return 0
 }
 
-// validEvent accepts GitHub event names: lowercase letters and underscores.
+// validEvent accepts GitHub event names: a lowercase letter, then lowercase
+// letters, digits and underscores ("projects_v2_item").
 func validEvent(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
 			return false
 		}
 	}

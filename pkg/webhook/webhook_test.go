@@ -80,9 +80,8 @@ func newFixture(t *testing.T, cfg webhook.Config) *fixture {
 	f := &fixture{metrics: &metrics{}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	q, err := jobs.Open(context.Background(), jobs.Config{
-		SQLitePath:     filepath.Join(t.TempDir(), "jobs.db"),
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ReconcileEvery: -1,
+		SQLitePath: filepath.Join(t.TempDir(), "jobs.db"),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +194,7 @@ func TestRejectedRequestsEnqueueNothing(t *testing.T) {
 		{"delivery id with spaces", request{headers: map[string]string{webhook.HeaderDelivery: "a b"}}, 400, "issues/bad_request"},
 		{"missing event", request{headers: map[string]string{webhook.HeaderEvent: ""}}, 400, "unverified/bad_request"},
 		{"invalid event", request{headers: map[string]string{webhook.HeaderEvent: "Issues; DROP"}}, 400, "unverified/bad_request"},
+		{"event starting with a digit", request{headers: map[string]string{webhook.HeaderEvent: "2fa"}}, 400, "unverified/bad_request"},
 		{"GET", request{method: http.MethodGet}, 405, "unverified/bad_request"},
 		{"not JSON", request{body: []byte("hello")}, 400, "issues/bad_request"},
 		{"JSON but not an object", request{body: []byte(`["a"]`)}, 400, "issues/bad_request"},
@@ -313,10 +313,9 @@ func TestAcceptedDelivery(t *testing.T) {
 	if n := f.jobCount(t); n != 1 {
 		t.Fatalf("%d jobs, want 1", n)
 	}
-	if err := f.q.Start(context.Background(), jobs.Handlers{
-		Delivery: func(_ context.Context, d webhook.Delivery) error { got <- d; return nil },
-		Request:  func(context.Context, jobs.Request) error { return nil },
-	}); err != nil {
+	reg := jobs.NewRegistry()
+	reg.HandleDeliveries(func(_ context.Context, d webhook.Delivery) error { got <- d; return nil })
+	if err := f.q.Start(context.Background(), reg); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -450,7 +449,10 @@ func TestNewHandlerFailsClosed(t *testing.T) {
 		{"nothing", webhook.Config{}, []string{"Secrets: at least one webhook secret is required", "Store: required"}},
 		{"empty secret", webhook.Config{Secrets: []string{""}, Store: &slowStore{}}, []string{"Secrets[0]: a webhook secret may not be empty"}},
 		{"three secrets", webhook.Config{Secrets: []string{"a", "b", "c"}, Store: &slowStore{}}, []string{"3 given, at most two"}},
-		{"negative limits", webhook.Config{Secrets: []string{"a"}, Store: &slowStore{}, MaxBodyBytes: -1, StoreTimeout: -1}, []string{"MaxBodyBytes: -1 is negative", "StoreTimeout: -1ns is negative"}},
+		{"negative limits", webhook.Config{Secrets: []string{"a"}, Store: &slowStore{}, MaxBodyBytes: -1, StoreTimeout: -1, MaxConcurrentReads: -1, ReadWait: -1},
+			[]string{"MaxBodyBytes: -1 is negative", "StoreTimeout: -1ns is negative", "MaxConcurrentReads: -1 is negative", "ReadWait: -1ns is negative"}},
+		{"pending bytes too few for the largest body", webhook.Config{Secrets: []string{"a"}, Store: &slowStore{}, MaxBodyBytes: 1 << 20, MaxPendingBytes: 1 << 20},
+			[]string{"MaxPendingBytes: 1048576 is less than twice MaxBodyBytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := webhook.NewHandler(tc.cfg)
