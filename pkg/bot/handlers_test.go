@@ -19,10 +19,10 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/bot"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
-	"github.com/riverqueue/river"
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/sandbox"
 	"github.com/rdsbot/rdsbot/pkg/webhook"
+	"github.com/riverqueue/river"
 )
 
 // harness runs one handler at a time against githubfake: the fake's

@@ -48,7 +48,7 @@ type Config struct {
 	// one kept quiet during maintenance. Its deliveries wait in the store for
 	// a replica that works jobs. It needs no App id or key.
 	IntakeOnly bool
-	Logger   *slog.Logger
+	Logger     *slog.Logger
 	// Observer, when set, also hears every job outcome (the sandbox's
 	// timeline); the metrics always do.
 	Observer jobs.Observer
