@@ -122,6 +122,18 @@ func newFlags(c *cli, name, synopsis, description string) *flag.FlagSet {
 // parseFlags parses and turns flag errors into invalid input; --help prints
 // to stdout and ends the command successfully.
 func parseFlags(c *cli, fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsAndArgs(c, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return invalid(fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	return nil
+}
+
+// parseFlagsAndArgs parses flags and leaves positional arguments in
+// fs.Args().
+func parseFlagsAndArgs(c *cli, fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -132,9 +144,6 @@ func parseFlags(c *cli, fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(c.stderr)
 	if err != nil {
 		return invalid(err)
-	}
-	if fs.NArg() > 0 {
-		return invalid(fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
 	}
 	return nil
 }

@@ -511,3 +511,16 @@ func TestOriginalEmptyCatalog(t *testing.T) {
 		t.Errorf("validate: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+func TestSandboxAsWithoutSession(t *testing.T) {
+	var out, errb bytes.Buffer
+	c := &cli{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	code := run(context.Background(), []string{"sandbox", "as", "--session", filepath.Join(t.TempDir(), "none.json"), "alice", "show", "1"}, c)
+	if code != exitInvalid || !strings.Contains(errb.String(), "rdsbot sandbox --keep") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+	code = run(context.Background(), []string{"sandbox", "as", "alice"}, c)
+	if code != exitInvalid {
+		t.Errorf("missing action: exit %d", code)
+	}
+}

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/sandbox"
 )
@@ -20,12 +24,18 @@ webhooks over loopback HTTP exactly as in production. It then plays a story:
 an issue-form request, a Backstage workflow_dispatch, an invalid request fixed
 by an edit, and two merges in one environment, printing each delivery, job,
 pull request (with its diff) and status comment. Nothing needs to be
-installed or configured. With --keep it stays up and prints how to open a
-request by hand.`
+installed or configured. With --keep it stays up, prints every user's token
+and writes a session file, so that "rdsbot sandbox as <user> <action>" acts
+as anyone (request, comment, label, approve, merge, ...) from another
+terminal.`
 
 func runSandbox(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "sandbox", "[--keep] [--verbose]", sandboxHelp)
-	keep := fs.Bool("keep", false, "keep running after the story, until interrupted")
+	if len(args) > 0 && args[0] == "as" {
+		return runSandboxAs(ctx, c, args[1:])
+	}
+	fs := newFlags(c, "sandbox", "[--keep] [--verbose] | as <user> <action> [arguments]", sandboxHelp)
+	keep := fs.Bool("keep", false, "keep running after the story, until interrupted, and let a person act as every user (rdsbot sandbox as)")
+	session := fs.String("session", "", "with --keep: where to write the session file (default $RDSBOT_SANDBOX_SESSION, else rdsbot-sandbox.json in the temporary directory)")
 	verbose := fs.Bool("verbose", false, "print rdsbot's own logs (JSON) to stderr")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -47,22 +57,81 @@ func runSandbox(ctx context.Context, c *cli, args []string) error {
 	if !*keep {
 		return nil
 	}
-	token := s.Fake.UserToken(sandbox.Requester)
-	fmt.Fprintf(c.stdout, `
-The sandbox keeps running (Ctrl-C to stop). Open a request as %[3]s:
-
-  curl -s -X POST %[1]s/repos/%[2]s/issues \
-    -H 'Authorization: token %[4]s' -H 'Content-Type: application/json' \
-    -d '{"title": "RDS request: ledger", "labels": ["rds-request"], "body": "### Database name\n\nledger\n\n### Application username\n\nledger_app\n\n### Environment\n\ndev\n\n### Owning team\n\napp-team\n\n### Domain\n\ncost\n"}'
-
-then watch it:
-
-  curl -s %[1]s/repos/%[2]s/pulls -H 'Authorization: token %[4]s'
-  curl -s %[1]s/repos/%[2]s/issues/<number>/comments -H 'Authorization: token %[4]s'
-
-The fake serves plain HTTP (gh insists on HTTPS for Enterprise hosts, so use curl).
-rdsbot's metrics: %[5]s/metrics
-`, s.GitHubURL, s.Repo, sandbox.Requester, token, s.ServerURL)
+	sessPath := sessionPath(c, *session)
+	if err := sandbox.WriteSession(sessPath, s.Session()); err != nil {
+		return err
+	}
+	defer os.Remove(sessPath)
+	printKeep(c.stdout, s, sessPath)
 	<-ctx.Done()
+	return nil
+}
+
+// sessionPath is where `--keep` writes the session and `sandbox as` reads it.
+func sessionPath(c *cli, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := c.getenv("RDSBOT_SANDBOX_SESSION"); env != "" {
+		return env
+	}
+	return filepath.Join(os.TempDir(), "rdsbot-sandbox.json")
+}
+
+func printKeep(w io.Writer, s *sandbox.Sandbox, sessPath string) {
+	sess := s.Session()
+	fmt.Fprintf(w, "\nThe sandbox keeps running (Ctrl-C to stop).\n\n  fake GitHub  %s (plain HTTP; the REST API under /api/v3 and at the root)\n  rdsbot       %s (/metrics, /healthz)\n  repository   %s\n  session      %s\n\nEach user's token (send it as 'Authorization: token <token>'):\n\n", s.GitHubURL, s.ServerURL, s.Repo, sessPath)
+	for _, u := range sandbox.Users {
+		fmt.Fprintf(w, "  %-14s %s\n", u, sess.Tokens[u])
+	}
+	fmt.Fprintf(w, "\nAct as anyone from another terminal:\n\n")
+	for _, v := range sandbox.Verbs {
+		fmt.Fprintf(w, "  rdsbot sandbox as <user> %-16s %s\n", v[0], v[1])
+	}
+	fmt.Fprintf(w, `
+For example:
+
+  rdsbot sandbox as alice request "Database name=ledger" "Application username=ledger_app" "Environment=staging" "Owning team=app-team" "Domain=cost"
+  rdsbot sandbox as bob approve <pull request>
+  rdsbot sandbox as erin label <pull request> platform-approval     # not erin's to give: removed, with a comment
+  rdsbot sandbox as bob merge <pull request>
+  rdsbot sandbox as alice show <issue>
+
+or with curl:
+
+  curl -s %[1]s/repos/%[2]s/pulls -H 'Authorization: token %[3]s'
+`, s.GitHubURL, s.Repo, sess.Tokens[sandbox.Requester])
+}
+
+const sandboxAsHelp = `
+Acts as one of a running sandbox's users (started with rdsbot sandbox --keep)
+through GitHub's REST API with that user's token, exactly as their browser
+would: rdsbot sees the same webhooks. Users: alice (app-team, the requester),
+bob (platform-team), carol (security-team), dave (database-team), erin
+(app-team), backstage-bot (Backstage's identity).`
+
+func runSandboxAs(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "sandbox as", "<user> <action> [arguments]", sandboxAsHelp)
+	session := fs.String("session", "", "the session file (default $RDSBOT_SANDBOX_SESSION, else rdsbot-sandbox.json in the temporary directory)")
+	if err := parseFlagsAndArgs(c, fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) < 2 {
+		var verbs []string
+		for _, v := range sandbox.Verbs {
+			verbs = append(verbs, v[0])
+		}
+		return invalid(fmt.Errorf("sandbox as: a user and an action are required (actions: %s)", strings.Join(verbs, ", ")))
+	}
+	sess, err := sandbox.ReadSession(sessionPath(c, *session))
+	if err != nil {
+		return invalid(err)
+	}
+	out, err := sandbox.Act(ctx, sess, rest[0], rest[1], rest[2:])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, out)
 	return nil
 }
