@@ -53,7 +53,17 @@ type Options struct {
 	NoServer bool
 	Logger   *slog.Logger
 	Observer jobs.Observer
-	Fake     githubfake.Options
+	// Fake configures githubfake; its zero value has GitHub's limits
+	// (5,000 requests an hour, 80 content-creating requests a minute).
+	Fake githubfake.Options
+	// Pacing and Retry tune rdsbot's GitHub client; their zero values are
+	// production's (GitHub's secondary limits, forge's retry policy), so
+	// the sandbox runs the App exactly as production does.
+	Pacing []forge.Window
+	Retry  forge.RetryPolicy
+	// JobRetryDelay spaces a failing request job's retries (default the
+	// bot's: one second, doubled, at most a minute).
+	JobRetryDelay func(attempt int) time.Duration
 }
 
 // Sandbox is a running fake GitHub with rdsbot installed.
@@ -162,10 +172,10 @@ func (s *Sandbox) startServer(ctx context.Context, o Options) error {
 	srv, err := server.New(ctx, server.Config{
 		GitHubURL: s.GitHubURL, AppID: s.App.ID, PrivateKey: s.App.PEM, WebhookSecrets: []string{s.WebhookSecret},
 		SQLitePath: store, DatabaseURL: o.DatabaseURL, Workers: 4, ReconcileEvery: -1,
-		JobRetryDelay: func(attempt int) time.Duration { return time.Duration(attempt) * 100 * time.Millisecond },
-		LockRetry:     50 * time.Millisecond,
-		Pacing:        []forge.Window{}, ShutdownGrace: 5 * time.Second,
-		Retry:  forge.RetryPolicy{BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
+		// A job busy on its key tries again soon: the sandbox is one
+		// process, and the story should not wait on a production timer.
+		LockRetry: 50 * time.Millisecond,
+		Pacing:    o.Pacing, Retry: o.Retry, JobRetryDelay: o.JobRetryDelay, ShutdownGrace: 5 * time.Second,
 		Logger: o.Logger, Observer: o.Observer,
 	})
 	if err != nil {
