@@ -1,6 +1,6 @@
 // Command rdsbot is the RDS self-service GitHub App and its command line:
 // serve the App, plan a request into a working tree, validate a repository,
-// generate the request forms, and run the sandbox demo.
+// generate the request forms, provision Postgres, and run the sandbox demo.
 package main
 
 import (
@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/rdsbot/rdsbot/pkg/apply/tfstandin"
 )
 
 // Exit codes.
@@ -49,6 +51,11 @@ func register(name, summary string, run func(ctx context.Context, c *cli, args [
 }
 
 func main() {
+	// Started as terraform-standin (a link to this binary): the stand-in
+	// terraform of tests and the sandbox (pkg/apply/tfstandin).
+	if tfstandin.Invoked(os.Args[0]) {
+		os.Exit(tfstandin.Main(os.Args, os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()

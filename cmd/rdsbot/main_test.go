@@ -3,16 +3,37 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/rdsbot/rdsbot"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// assertGolden compares got with a golden file (pkg/internal/golden is not
+// importable from cmd).
+func assertGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(want, got) {
+		t.Errorf("%s differs (run with -update to accept):\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
 
 // copyRepo writes the example repository into a fresh directory.
 func copyRepo(t *testing.T) string {
@@ -127,7 +148,7 @@ func TestInvalidRequestChangesNothing(t *testing.T) {
 	if r.code != exitInvalid {
 		t.Fatalf("exit %d, want %d", r.code, exitInvalid)
 	}
-	for _, want := range []string{"databaseName", "username", "owner", "Dev environments are limited to size=small", "4 problems"} {
+	for _, want := range []string{"--database-name", "--username", "--owner", "Dev environments are limited to size=small", "4 problems"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr does not mention %q:\n%s", want, r.stderr)
 		}
@@ -254,5 +275,239 @@ func TestBinaryExitCodes(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "validate", "--repo", dir).CombinedOutput(); err != nil {
 		t.Errorf("validate: %v\n%s", err, out)
+	}
+}
+
+// TestSchemaLoadFailureIsReported: with a broken schema, `request` with
+// field flags says the schema does not load (not "flag provided but not
+// defined"), exits 2, and --help says where the field flags come from.
+func TestSchemaLoadFailureIsReported(t *testing.T) {
+	dir := copyRepo(t)
+	p := filepath.Join(dir, "schemas/requests/rds.schema.yaml")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, bytes.Replace(b, []byte("    type: integer\n    required: false\n    minimum: 20\n    maximum: 500"), []byte("    type: integr\n    required: false\n    minimum: 20\n    maximum: 500"), 1), 0o644)
+	r := rdsbotRun("request", "--repo", dir, "--database-name", "x_db", "--environment", "dev")
+	if r.code != exitInvalid || strings.Contains(r.stderr, "flag provided but not defined") ||
+		!strings.Contains(r.stderr, "do not load") || !strings.Contains(r.stderr, `rds.schema.yaml:`) || !strings.Contains(r.stderr, `type "integr"`) {
+		t.Errorf("request on a broken schema: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, cmd := range [][]string{{"gen", "--check"}, {"decommission", "--env", "dev", "--database", "keycloak"}} {
+		r := rdsbotRun(append(append([]string{}, cmd...), "--repo", dir)...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, `type "integr"`) {
+			t.Errorf("%v on a broken schema: exit %d\n%s", cmd, r.code, r.stderr)
+		}
+	}
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitFailure || !strings.Contains(r.stdout, `type "integr"`) {
+		t.Errorf("validate on a broken schema: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = rdsbotRun("request", "--repo", dir, "--help")
+	if r.code != exitOK || !strings.Contains(r.stdout, "No field flags: the configuration and schemas of") {
+		t.Errorf("request --help on a broken schema: exit %d\n%s", r.code, r.stdout)
+	}
+	r = rdsbotRun("request", "--repo", copyRepo(t), "--help")
+	if r.code != exitOK || !strings.Contains(r.stdout, "-database-name") || !strings.Contains(r.stdout, "-backup-retention-days") {
+		t.Errorf("request --help in a repository lists no field flags:\n%s", r.stdout)
+	}
+	r = rdsbotRun("request", "--repo", t.TempDir(), "--help")
+	if r.code != exitOK || !strings.Contains(r.stdout, "read from the request schema of --repo") || !strings.Contains(r.stdout, "No field flags") {
+		t.Errorf("request --help outside a repository:\n%s", r.stdout)
+	}
+}
+
+// TestInvalidInputExits2: a base branch that is not allowed, a reserved
+// name and a duplicate JSON key are invalid input.
+func TestInvalidInputExits2(t *testing.T) {
+	dir := copyRepo(t)
+	base := []string{"request", "--repo", dir, "--dry-run", "--username", "pay_app", "--environment", "dev",
+		"--owner", "app-team", "--domain", "cost", "--requester", "jane", "--id", "RDS-0005"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{append(slices.Clone(base), "--database-name", "pay_db", "--base-branch", "development"), `baseBranch "development" is not allowed`},
+		{append(slices.Clone(base), "--database-name", "postgres"), `--database-name: "postgres" is reserved`},
+		{append(slices.Clone(base), "--database-name", "platform"), `the admin database of the dev instance`},
+		{append(slices.Clone(base), "--database-name", "keycloak"), `rds-catalog/dev.yaml`},
+	}
+	for _, c := range cases {
+		r := rdsbotRun(c.args...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", c.args[len(c.args)-2:], r.code, c.want, r.stderr)
+		}
+	}
+	in := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(in, []byte(`{"database_name": "a_db", "username": "a_app", "environment": "dev", "owner": "app-team",
+ "user": "jane", "domain": "cost", "database_name": "b_db"}`), 0o644)
+	r := rdsbotRun("request", "--repo", dir, "--dry-run", "--inputs", in, "--id", "RDS-0006")
+	if r.code != exitInvalid || !strings.Contains(r.stderr, "database_name: is given twice") {
+		t.Errorf("duplicate JSON key: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestGenCheckUnsatisfiableRule: a rule a surface cannot satisfy fails
+// `gen --check` with the rule and the surface named.
+func TestGenCheckUnsatisfiableRule(t *testing.T) {
+	dir := copyRepo(t)
+	p := filepath.Join(dir, "schemas/requests/rds.schema.yaml")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, bytes.Replace(b, []byte("    then: {field: backupRetentionDays, minimum: 14}"), []byte("    then: {field: backupRetentionDays, minimum: 36}"), 1), 0o644)
+	r := rdsbotRun("gen", "--repo", dir, "--check")
+	if r.code != exitFailure || !strings.Contains(r.stdout, `conditional rule "prod_requires_backup" cannot be satisfied by the issue form in environment prod`) ||
+		!strings.Contains(r.stdout, "the Backstage template") {
+		t.Errorf("gen --check: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestContractModeCLI: in the contract example a request writes its
+// contract and generated files; validate passes; a hand edit of the
+// generated JSON fails validate naming both files; decommission removes the
+// generated files.
+func TestContractModeCLI(t *testing.T) {
+	dir := t.TempDir()
+	err := fs.WalkDir(rdsbot.ContractExample(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := fs.ReadFile(rdsbot.ContractExample(), p)
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(in, []byte(`{"inputs": {"base_branch": "main", "environment": "prod", "database_name": "pay_db", "username": "pay_app",
+ "owner": "app-team", "user": "jane-doe", "domain": "cost", "risk": "low", "size": "large", "initial_schema": "none"}}`), 0o644)
+	before := snapshot(t, dir)
+	r := rdsbotRun("request", "--repo", dir, "--inputs", in, "--id", "RDS-0042", "--now", "2026-11-27T10:00:00Z")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	const gen = "envs/prod-rds/generated/RDS-0042.auto.tfvars.json"
+	want := []string{"docs/20-contracts/rds-requests/prod/RDS-0042.yaml", gen,
+		"gitops/kustomize/overlays/prod/apps/pay_db/externalsecrets/RDS-0042.yaml", "rds-catalog/prod.yaml"}
+	after := snapshot(t, dir)
+	if got := changed(before, after); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("changed %v, want %v", got, want)
+	}
+	// The ten Backstage inputs say nothing about backups: prod's defaults apply.
+	if !strings.Contains(after[gen], `"backup_retention_period": 35`) || !strings.Contains(after[gen], `"multi_az": true`) {
+		t.Errorf("prod defaults not in the generated JSON:\n%s", after[gen])
+	}
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK {
+		t.Fatalf("validate: exit %d\n%s", r.code, r.stdout)
+	}
+	os.WriteFile(filepath.Join(dir, gen), []byte(strings.Replace(after[gen], `"multi_az": true`, `"multi_az": false`, 1)), 0o644)
+	r = rdsbotRun("validate", "--repo", dir)
+	if r.code != exitFailure || !strings.Contains(r.stdout, gen+": does not match its contract docs/20-contracts/rds-requests/prod/RDS-0042.yaml: rds_databases.pay_db.multi_az is false, the contract gives true") {
+		t.Errorf("validate after a hand edit: exit %d\n%s", r.code, r.stdout)
+	}
+	// Regenerating from the contract repairs it.
+	if r := rdsbotRun("request", "--repo", dir, "--file", filepath.Join(dir, "docs/20-contracts/rds-requests/prod/RDS-0042.yaml")); r.code != exitOK {
+		t.Fatalf("regenerate: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK {
+		t.Errorf("validate after regenerating: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// copyDir copies a directory tree into a fresh directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+const originalRepo = "../../pkg/schema/testdata/original-repo"
+
+// TestOriginalShapedRepository adopts rdsbot on a repository shaped like the
+// original system's (spec §1-§4, written from its facts): its enums.yaml
+// with a top-level version, its rds.schema.yaml in the original format, its
+// single-file catalog keyed by database name at its original path, quoted
+// coupled keys and base branch development. validate and gen --check pass
+// as it is; the ten Backstage inputs become a plan against development;
+// planning again changes nothing.
+func TestOriginalShapedRepository(t *testing.T) {
+	dir := copyDir(t, originalRepo)
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK || !strings.Contains(r.stdout, "original format") {
+		t.Fatalf("validate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := rdsbotRun("gen", "--repo", dir, "--check"); r.code != exitOK {
+		t.Fatalf("gen --check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	in := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(in, []byte(`{"inputs": {"base_branch": "development", "environment": "dev", "database_name": "orders_service",
+ "username": "orders_app", "owner": "app-team", "user": "jane-doe", "domain": "delivery", "risk": "medium",
+ "size": "small", "initial_schema": "none"}}`), 0o644)
+	args := []string{"request", "--repo", dir, "--inputs", in, "--id", "RDS-0042", "--now", "2026-11-27T10:00:00Z"}
+	r := rdsbotRun(append(args, "--dry-run")...)
+	if r.code != exitOK {
+		t.Fatalf("request: exit %d\n%s", r.code, r.stderr)
+	}
+	assertGolden(t, "testdata/original-plan.golden", []byte(r.stdout+"\n"+r.stderr))
+	if !strings.Contains(r.stderr, "branch rds/dev/orders_service -> development") {
+		t.Errorf("not planned against development:\n%s", r.stderr)
+	}
+	if r := rdsbotRun(args...); r.code != exitOK {
+		t.Fatalf("request: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := rdsbotRun(args...); r.code != exitOK || !strings.Contains(r.stdout, "nothing to change") {
+		t.Errorf("second run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := rdsbotRun("validate", "--repo", dir); r.code != exitOK {
+		t.Errorf("validate after the request: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// The same name in another environment is refused: the single file is
+	// keyed by database name.
+	r = rdsbotRun("request", "--repo", dir, "--dry-run", "--database-name", "orders_service", "--username", "orders_rw",
+		"--environment", "staging", "--owner", "app-team", "--domain", "delivery", "--requester", "jane-doe", "--id", "RDS-0043",
+		"--base-branch", "development")
+	if r.code != exitInvalid {
+		t.Errorf("the same name in staging: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// With coupled mode on, the coupled map keeps its quoted keys.
+	coupled := copyDir(t, originalRepo)
+	tfv := filepath.Join(coupled, "envs/dev/terraform.tfvars")
+	b, _ := os.ReadFile(tfv)
+	os.WriteFile(tfv, bytes.Replace(b, []byte("enabled               = false"), []byte("enabled               = true"), 1), 0o644)
+	r = rdsbotRun("request", "--repo", coupled, "--inputs", in, "--id", "RDS-0042", "--dry-run")
+	if r.code != exitOK || !strings.Contains(r.stdout, `+    "orders_service" = {`) {
+		t.Errorf("coupled, quoted keys: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestOriginalEmptyCatalog: at the original's HEAD the catalog holds
+// `databases: {}` while the tfvars has two entries; validate names exactly
+// those two gaps.
+func TestOriginalEmptyCatalog(t *testing.T) {
+	dir := copyDir(t, originalRepo)
+	cat := filepath.Join(dir, "docs/20-contracts/resource-catalogs/rds-catalog.yaml")
+	b, _ := os.ReadFile(cat)
+	head := string(b[:bytes.Index(b, []byte("databases:"))]) + "databases: {}\n"
+	os.WriteFile(cat, []byte(head), 0o644)
+	r := rdsbotRun("validate", "--repo", dir)
+	if r.code != exitFailure || strings.Count(r.stdout, "has no catalog entry in docs/20-contracts/resource-catalogs/rds-catalog.yaml") != 2 {
+		t.Errorf("validate: exit %d\n%s", r.code, r.stdout)
 	}
 }

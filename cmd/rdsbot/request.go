@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/diff"
@@ -24,28 +22,36 @@ func init() {
 }
 
 const requestHelp = `
-Turns one request into the change set the bot would commit: the standalone
-tfvars entry, the coupled one when coupled mode is on, and the catalog entry.
+Turns one request into the change set the bot would commit, in the request
+mode of the repository's rdsbot.yaml: direct (the standalone tfvars entry, the
+coupled one when coupled mode is on, and the catalog entry) or contract (the
+request contract, its generated files and the catalog entry).
 The request comes from exactly one of --inputs (the workflow_dispatch inputs as
 JSON), --issue-body (an issue-form body) or --file (an RDS_REQUEST_V1 YAML),
 or from the field flags alone; field flags override the source's values.
 Without --dry-run the files in --repo are rewritten; with it, a unified diff is
 printed and nothing is written. An invalid request lists every problem and
-exits 2 without touching a file.`
+exits 2 without touching a file.
+
+The field flags (--database-name, --environment, ...) are not built in: they
+are read from the request schema of --repo (schemas/requests/rds.schema.yaml
+unless its rdsbot.yaml says otherwise), one per field the requester sets, so
+run --help inside the repository (or with --repo) to see them.`
 
 // kebab turns databaseName into database-name.
-func kebab(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			r = unicode.ToLower(r)
+func kebab(s string) string { return contract.FlagName(s) }
+
+// wantsHelp reports whether the arguments ask for --help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
 		}
-		b.WriteRune(r)
 	}
-	return b.String()
+	return false
 }
 
 // repoFlag finds --repo before the flag set exists, because the field flags
@@ -65,12 +71,46 @@ func repoFlag(args []string) string {
 }
 
 // loadPlanner reads rdsbot.yaml and the schemas of a repository directory.
+// A repository whose configuration or schemas do not load is invalid input,
+// reported with every problem and where it is.
 func loadPlanner(dir string) (*gitops.Planner, error) {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
 		return nil, invalid(fmt.Errorf("--repo %s is not a directory", dir))
 	}
-	return gitops.New(os.DirFS(dir))
+	p, err := gitops.New(os.DirFS(dir))
+	if err != nil {
+		return nil, invalid(&schemaError{dir: dir, err: err})
+	}
+	return p, nil
+}
+
+// schemaError is a repository whose rdsbot.yaml or schemas do not load.
+type schemaError struct {
+	dir string
+	err error
+}
+
+func (e *schemaError) Error() string {
+	return fmt.Sprintf("the configuration and schemas of %s do not load:\n%s", e.dir, indent(e.err.Error()))
+}
+
+func (e *schemaError) Unwrap() error { return e.err }
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// planError turns a planning error into exit 2 when the request caused it.
+func planError(err error) error {
+	if errors.Is(err, gitops.ErrInvalidRequest) {
+		return invalid(err)
+	}
+	return err
 }
 
 func runRequest(ctx context.Context, c *cli, args []string) error {
@@ -94,12 +134,19 @@ func runRequest(ctx context.Context, c *cli, args []string) error {
 			}
 			fieldFlags[name] = fs.String(kebab(name), "", fmt.Sprintf("%s (%s)", f.Description, name))
 		}
+	} else if wantsHelp(args) {
+		usage := fs.Usage
+		fs.Usage = func() {
+			usage()
+			fmt.Fprintf(fs.Output(), "\nNo field flags: %v\n", perr)
+		}
+	} else {
+		// Without the schema the field flags are unknown: say why, rather
+		// than "flag provided but not defined".
+		return perr
 	}
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
-	}
-	if perr != nil {
-		return perr
 	}
 	now, err := parseNow(*nowFlag)
 	if err != nil {
@@ -134,7 +181,7 @@ func runRequest(ctx context.Context, c *cli, args []string) error {
 	}
 	plan, err := planner.PlanRequest(os.DirFS(dir), req, now)
 	if err != nil {
-		return err
+		return planError(err)
 	}
 	for _, w := range probs.Warnings() {
 		plan.Warnings = append(plan.Warnings, w.String())
@@ -177,15 +224,15 @@ func readRequest(p *gitops.Planner, inputs, issueBody, file string) (contract.Ra
 		if err != nil {
 			return contract.Raw{}, nil, err
 		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return contract.Raw{}, nil, invalid(fmt.Errorf("%s: not a JSON object: %w", inputs, err))
+		m, jprobs := contract.ParseJSONObject(b, inputs)
+		if jprobs.Err() != nil && m == nil {
+			return contract.Raw{}, nil, invalid(jprobs.Err())
 		}
 		if in, ok := m["inputs"].(map[string]any); ok {
 			m = in // a whole workflow_dispatch payload
 		}
 		raw, probs := contract.FromInputs(s, contract.SourceDispatch, m)
-		return raw, probs, nil
+		return raw, append(jprobs, probs...), nil
 	case issueBody != "":
 		b, err := read(issueBody)
 		if err != nil {
@@ -232,7 +279,10 @@ func summarize(w io.Writer, plan *gitops.Plan, verb string) {
 	fmt.Fprintf(w, "%s: %s %d file(s)\n", subject, verb, len(plan.Changes))
 	for _, ch := range plan.Changes {
 		mark := "M"
-		if ch.Old == nil {
+		switch {
+		case ch.Deletes():
+			mark = "D"
+		case ch.Old == nil:
 			mark = "A"
 		}
 		fmt.Fprintf(w, "  %s %s\n", mark, ch.Path)
@@ -257,7 +307,7 @@ func summarize(w io.Writer, plan *gitops.Plan, verb string) {
 
 // applyChanges writes every file of a change set or none: each new content
 // goes to a temporary file beside its target first; only when all are
-// written are they renamed into place.
+// written are they renamed into place, and then the deleted files removed.
 func applyChanges(dir string, changes []gitops.Change) error {
 	type staged struct{ tmp, dst string }
 	var done []staged
@@ -266,8 +316,13 @@ func applyChanges(dir string, changes []gitops.Change) error {
 			os.Remove(s.tmp)
 		}
 	}
+	var removals []string
 	for _, ch := range changes {
 		dst := filepath.Join(dir, filepath.FromSlash(ch.Path))
+		if ch.Deletes() {
+			removals = append(removals, dst)
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			cleanup()
 			return err
@@ -293,6 +348,11 @@ func applyChanges(dir string, changes []gitops.Change) error {
 		if err := os.Rename(s.tmp, s.dst); err != nil {
 			cleanup()
 			return fmt.Errorf("replace %s: %w", s.dst, err)
+		}
+	}
+	for _, p := range removals {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", p, err)
 		}
 	}
 	return nil
@@ -328,7 +388,7 @@ func runDecommission(ctx context.Context, c *cli, args []string) error {
 	}
 	plan, err := planner.PlanDecommission(os.DirFS(*dir), gitops.Decommission{Environment: *env, Database: *db, RequestID: *id, Reason: *reason}, now)
 	if err != nil {
-		return err
+		return planError(err)
 	}
 	return finish(c, *dir, plan, *dryRun)
 }

@@ -39,6 +39,20 @@ provider "aws" {
 
 locals {
   identifier = "${var.identifier_prefix}-${var.environment}"
+
+  # Application databases come from two places, one per request mode of
+  # rdsbot.yaml: the application_databases map of terraform.tfvars (direct
+  # mode) and one generated/<request id>.auto.tfvars.json per request
+  # contract (contract mode; rds_databases shape). Terraform does not load
+  # files under generated/ by itself, so they are read here. A database in
+  # both is refused by `rdsbot validate`.
+  generated_databases = merge([
+    for f in fileset("${path.module}/generated", "*.auto.tfvars.json") : {
+      for key, db in jsondecode(file("${path.module}/generated/${f}")).rds_databases :
+      key => { database_name = db.database_name, username = db.username }
+    }
+  ]...)
+  application_databases = merge(var.application_databases, local.generated_databases)
 }
 
 data "aws_vpc" "platform" {
@@ -164,13 +178,13 @@ resource "aws_secretsmanager_secret_version" "master" {
 }
 
 resource "random_password" "app" {
-  for_each = var.application_databases
+  for_each = local.application_databases
   length   = 32
   special  = false
 }
 
 resource "aws_secretsmanager_secret" "app" {
-  for_each                = var.application_databases
+  for_each                = local.application_databases
   name                    = "goldenpath/${var.environment}/${each.key}/postgres"
   recovery_window_in_days = var.secret_recovery_window_days
   tags = {
@@ -180,7 +194,7 @@ resource "aws_secretsmanager_secret" "app" {
 }
 
 resource "aws_secretsmanager_secret_version" "app" {
-  for_each  = var.application_databases
+  for_each  = local.application_databases
   secret_id = aws_secretsmanager_secret.app[each.key].id
   secret_string = jsonencode({
     username = each.value.username

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,6 +18,7 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/gitops"
 	"github.com/rdsbot/rdsbot/pkg/jobs"
+	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
@@ -28,15 +31,21 @@ type Enqueuer interface {
 type Options struct {
 	App   *forge.App
 	Queue Enqueuer
-	// Defaults are the routing defaults used before a repository's own
-	// rdsbot.yaml is read: the request label and the dispatch workflow file.
-	// A repository's configuration is re-read (and wins) in every request job.
-	Defaults *config.Config
+	// Ledger holds the facts the bot recorded itself (its commits, request
+	// origins, name claims, its pull requests, accepted request texts).
+	Ledger *ledger.Ledger
 	// DispatchEventType is the repository_dispatch event_type of requests.
 	DispatchEventType string
 	// ReconcileDeliveriesSince bounds how far back the reconcile looks for
 	// webhook deliveries that failed (default 72h, GitHub's window).
 	ReconcileDeliveriesSince time.Duration
+	// MaxRedeliveries is how often the reconcile asks GitHub to redeliver
+	// one failed delivery (default 3).
+	MaxRedeliveries int
+	// ConfigMaxAge is how long a repository's rdsbot.yaml read for routing
+	// a delivery is reused without asking GitHub again (default 30s).
+	// Request jobs always read it afresh.
+	ConfigMaxAge time.Duration
 	// ReconcileEvery is the period of the reconcile job (default 15
 	// minutes; negative disables it).
 	ReconcileEvery time.Duration
@@ -53,16 +62,23 @@ type Options struct {
 
 // Bot is the App's behaviour.
 type Bot struct {
-	app       *forge.App
-	queue     Enqueuer
-	defaults  *config.Config
-	dispatch  string
-	since     time.Duration
+	app      *forge.App
+	queue    Enqueuer
+	ledger   *ledger.Ledger
+	dispatch string
+	since    time.Duration
+	maxRedel int
+	maxAge   time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	handlers map[string]EventHandler
+
 	reconcile time.Duration
 	retry     func(attempt int) time.Duration
 	workers   int
-	log       *slog.Logger
-	now       func() time.Time
+
+	repos     repoCache
+	gateCache contentCache
 }
 
 // DefaultDispatchEventType is the repository_dispatch event_type rdsbot takes.
@@ -77,20 +93,21 @@ func New(o Options) (*Bot, error) {
 	if o.Queue == nil {
 		errs = append(errs, errors.New("bot: Queue is required"))
 	}
+	if o.Ledger == nil {
+		errs = append(errs, errors.New("bot: Ledger is required"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	b := &Bot{app: o.App, queue: o.Queue, defaults: o.Defaults, dispatch: o.DispatchEventType,
-		since: o.ReconcileDeliveriesSince, reconcile: o.ReconcileEvery, retry: o.RetryDelay, workers: o.Workers,
-		log: o.Logger, now: o.Now}
+	b := &Bot{app: o.App, queue: o.Queue, ledger: o.Ledger, dispatch: o.DispatchEventType,
+		since: o.ReconcileDeliveriesSince, maxRedel: o.MaxRedeliveries, maxAge: o.ConfigMaxAge,
+		log: o.Logger, now: o.Now, repos: repoCache{m: map[string]*repoContext{}},
+		reconcile: o.ReconcileEvery, retry: o.RetryDelay, workers: o.Workers}
 	if b.reconcile == 0 {
 		b.reconcile = 15 * time.Minute
 	}
 	if b.retry == nil {
 		b.retry = jobs.Backoff(time.Second, time.Minute)
-	}
-	if b.defaults == nil {
-		b.defaults = config.Default()
 	}
 	if b.dispatch == "" {
 		b.dispatch = DefaultDispatchEventType
@@ -98,24 +115,45 @@ func New(o Options) (*Bot, error) {
 	if b.since <= 0 {
 		b.since = 72 * time.Hour
 	}
+	if b.maxRedel <= 0 {
+		b.maxRedel = 3
+	}
+	if b.maxAge <= 0 {
+		b.maxAge = 30 * time.Second
+	}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
 	if b.now == nil {
 		b.now = time.Now
 	}
+	b.handlers = map[string]EventHandler{}
+	for _, h := range eventHandlers(b) {
+		for _, ev := range h.Events() {
+			b.handlers[ev] = h
+		}
+	}
 	return b, nil
 }
 
-// Handles reports whether the bot acts on deliveries of an event (and
-// action). The intake records every other delivery as a no-op: its id is
+// eventHandlers are the bot's handlers, one per event kind.
+func eventHandlers(b *Bot) []EventHandler {
+	return []EventHandler{
+		&issuesHandler{b}, &commentHandler{b}, &workflowDispatchHandler{b},
+		&repositoryDispatchHandler{b}, &pushHandler{b}, &gatePullHandler{b: b, request: &pullHandler{b}},
+		&reviewHandler{b}, &mergeGroupHandler{b}, &membershipHandler{b},
+	}
+}
+
+// HandlesEvent reports whether the bot acts on deliveries of an event (the
+// action is not looked at); it needs no Bot, so that an intake-only server
+// can ask it. The intake records every other delivery as a no-op: its id is
 // kept, its payload is not, and no job runs.
-func Handles(event, action string) bool {
-	switch event {
-	case "issues", "workflow_dispatch", "repository_dispatch", "push", "pull_request":
-		return true
-	case "issue_comment":
-		return action == "created"
+func HandlesEvent(event, _ string) bool {
+	for _, h := range eventHandlers(nil) {
+		if slices.Contains(h.Events(), event) {
+			return true
+		}
 	}
 	return false
 }
@@ -124,7 +162,8 @@ func Handles(event, action string) bool {
 const QueueWork = "rdsbot_work"
 
 // Register adds the bot's work to the job registry: webhook deliveries,
-// request jobs (coalesced per request issue) and the periodic reconcile.
+// request jobs (coalesced per request issue or gated pull request) and the
+// periodic reconcile.
 func (b *Bot) Register(reg *jobs.Registry) {
 	reg.HandleDeliveries(b.HandleDelivery)
 	reg.Queue(QueueWork, b.workers)
@@ -135,10 +174,10 @@ func (b *Bot) Register(reg *jobs.Registry) {
 	}
 }
 
-// RequestArgs are the arguments of the job that works on one request (see
-// HandleRequest). Jobs coalesce per Repo and Key: while one waits or runs,
-// another enqueue only makes it run (again) after it; the latest Reason
-// goes with the follow-up.
+// RequestArgs are the arguments of the job that works on one request or
+// one pull request's gate (see HandleRequest). Jobs coalesce per Repo and
+// Key: while one waits or runs, another enqueue only makes it run (again)
+// after it; the latest Reason goes with the follow-up.
 type RequestArgs struct {
 	Repo   string `json:"repo"`
 	Key    string `json:"key"`
@@ -172,7 +211,7 @@ func (w *requestWorker) NextRetry(job *river.Job[RequestArgs]) time.Time {
 func (w *requestWorker) Discarded(ctx context.Context, job *river.Job[RequestArgs], _ error) error {
 	n, err := parseKey(job.Args.Key)
 	if err != nil {
-		return nil
+		return nil // a gate job: the check run shows where it stands
 	}
 	c, err := w.b.client(ctx, nil, job.Args.Repo)
 	if err != nil {
@@ -237,10 +276,58 @@ func (b *Bot) client(ctx context.Context, d *webhook.Delivery, repo string) (*fo
 type repoContext struct {
 	repo          string
 	defaultBranch string
+	sha           string
 	planner       *gitops.Planner
+	read          time.Time
 }
 
-func (b *Bot) loadRepo(ctx context.Context, c *forge.Client, repo string) (*repoContext, error) {
+func (rc *repoContext) config() *config.Config { return rc.planner.Config }
+
+// repoCache keeps the last configuration read per repository, for routing
+// deliveries without reading the repository again for each.
+type repoCache struct {
+	mu sync.Mutex
+	m  map[string]*repoContext
+}
+
+// maxCachedRepos bounds the cache: one entry per installed repository is
+// the normal size; beyond it the oldest entries go.
+const maxCachedRepos = 512
+
+func (c *repoCache) get(repo string, maxAge time.Duration, now time.Time) *repoContext {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rc := c.m[repo]
+	if rc == nil || now.Sub(rc.read) > maxAge {
+		return nil
+	}
+	return rc
+}
+
+func (c *repoCache) put(rc *repoContext) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedRepos {
+		var oldest string
+		for k, v := range c.m {
+			if oldest == "" || v.read.Before(c.m[oldest].read) {
+				oldest = k
+			}
+		}
+		delete(c.m, oldest)
+	}
+	c.m[rc.repo] = rc
+}
+
+// loadRepo reads a repository's configuration and schemas from its default
+// branch. maxAge > 0 accepts a copy read that recently (routing decisions);
+// request jobs pass 0 and always read the current head.
+func (b *Bot) loadRepo(ctx context.Context, c *forge.Client, repo string, maxAge time.Duration) (*repoContext, error) {
+	if maxAge > 0 {
+		if rc := b.repos.get(repo, maxAge, b.now()); rc != nil {
+			return rc, nil
+		}
+	}
 	owner, name, _ := strings.Cut(repo, "/")
 	r, _, err := c.GitHub().Repositories.Get(ctx, owner, name)
 	if err != nil {
@@ -255,59 +342,25 @@ func (b *Bot) loadRepo(ctx context.Context, c *forge.Client, repo string) (*repo
 	if err != nil {
 		return nil, fmt.Errorf("%s@%s: %w", repo, branch, err)
 	}
-	return &repoContext{repo: repo, defaultBranch: branch, planner: p}, nil
+	rc := &repoContext{repo: repo, defaultBranch: branch, sha: snap.SHA, planner: p, read: b.now()}
+	b.repos.put(rc)
+	return rc, nil
 }
 
-// Reconcile repairs what lost webhooks left behind: failed deliveries are
-// asked for again, and every open request issue of every installed
-// repository gets a request job (a request already in its PR costs a few
-// reads and no write).
-func (b *Bot) Reconcile(ctx context.Context) error {
-	var errs []error
-	deliveries, err := b.app.HookDeliveries(ctx, b.now().Add(-b.since))
-	if err != nil {
-		errs = append(errs, err)
-	}
-	delivered := map[string]bool{}
-	for _, d := range deliveries {
-		if !d.Failed() {
-			delivered[d.GUID] = true
-		}
-	}
-	asked := map[string]bool{}
-	for _, d := range deliveries {
-		if d.Failed() && !delivered[d.GUID] && !asked[d.GUID] {
-			asked[d.GUID] = true
-			if err := b.app.Redeliver(ctx, d.ID); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			b.log.InfoContext(ctx, "asked GitHub to redeliver a failed delivery", "delivery", d.GUID, "event", d.Event)
-		}
-	}
-	repos, err := b.app.Repositories(ctx)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for _, r := range repos {
-		c, err := b.app.Installation(ctx, r.Installation)
+// inTeams reports whether login is an active member of any of the teams
+// (slugs in the repository's organisation; members of child teams count,
+// pending invitations do not). Each team costs one read, asked afresh so a
+// removal counts at once.
+func inTeams(ctx context.Context, c *forge.Client, repo, login string, teams []string) (bool, error) {
+	org, _, _ := strings.Cut(repo, "/")
+	for _, team := range teams {
+		m, err := c.TeamMembership(ctx, org, team, login)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return false, err
 		}
-		issues, err := c.ListIssues(ctx, r.Repo, forge.IssueFilter{State: "open", Labels: []string{b.defaults.Labels.Request}})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, is := range issues {
-			if is.IsPR {
-				continue
-			}
-			if err := b.enqueue(ctx, r.Repo, is.Number, "reconcile"); err != nil {
-				errs = append(errs, err)
-			}
+		if m.State == forge.MemberActive {
+			return true, nil
 		}
 	}
-	return errors.Join(errs...)
+	return false, nil
 }

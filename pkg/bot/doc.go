@@ -4,6 +4,14 @@
 // through the planner, and one status comment on the issue follows the
 // request through its phases.
 //
+// The approval gate (gate*.go, on_review.go, on_merge_group.go,
+// on_membership.go) runs one job per pull request (key "pull/<n>"): it
+// evaluates pkg/policy on the pull request's facts and content digest, and
+// writes the rdsbot/approval and rdsbot/validate check runs, removes
+// approval labels that grant nothing, and keeps the approval table in the
+// pull request body and the request's status. Bot.MergeCheck is the
+// merge-time re-check for the apply pipeline.
+//
 // The rendering and parsing here (status comments, request issue bodies,
 // commands) are pure; the handlers do their I/O through pkg/forge only.
 package bot

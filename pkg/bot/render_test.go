@@ -7,6 +7,8 @@ import (
 
 	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/internal/golden"
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
+	"github.com/rdsbot/rdsbot/pkg/md/mdtest"
 	"github.com/rdsbot/rdsbot/pkg/schema"
 )
 
@@ -36,16 +38,13 @@ func TestDispatchIssueRoundTrip(t *testing.T) {
 	if vp.Err() != nil {
 		t.Fatal(vp.Err())
 	}
-	origin := Origin{Source: contract.SourceDispatch, Delivery: "d-123", Requester: "jane-doe", Sender: "backstage[bot]"}
+	origin := Origin{Source: contract.SourceDispatch, Requester: "jane-doe", Sender: "backstage[bot]"}
 	title, body := IssueFromRaw(set.Request, raw, nil, origin)
 	if title != "RDS request: orders_service (staging)" {
 		t.Errorf("title %q", title)
 	}
 	golden.Assert(t, "testdata/dispatch-issue.golden", []byte(body))
-	if got, ok := ParseOrigin(body); !ok || got != origin {
-		t.Errorf("origin %+v", got)
-	}
-	back, probs := RawFromIssue(set.Request, body, "rdsbot[bot]", "rdsbot[bot]")
+	back, probs := RawFromText(set.Request, body, "jane-doe", contract.SourceDispatch)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -57,11 +56,33 @@ func TestDispatchIssueRoundTrip(t *testing.T) {
 		viaIssue.BaseBranch != direct.BaseBranch || viaIssue.Owner != direct.Owner {
 		t.Errorf("round trip:\n direct %+v\n issue  %+v", direct, viaIssue)
 	}
-	// Someone else's issue carrying a copied origin line does not get to
-	// name the requester: the author is the requester.
-	forged, _ := RawFromIssue(set.Request, body, "mallory", "rdsbot[bot]")
-	if forged.Values["requester"].Text != "mallory" {
-		t.Errorf("requester of a forged origin: %q", forged.Values["requester"].Text)
+}
+
+// Hostile dispatch inputs render inertly in the issue the bot opens: no
+// extra section, no mention, no link, nothing that reads back differently.
+func TestDispatchIssueIsInert(t *testing.T) {
+	set := loadSet(t)
+	inputs := map[string]any{
+		"base_branch": "main", "environment": "dev",
+		"database_name": "x` @acme/platform-team ![i](https://evil.example/p.png) `",
+		"username":      "a\n\n### Owning team\n\nsecurity-team", "owner": "app-team",
+		"user": "jane\n## Approved by @acme/security-team", "domain": "delivery",
+		"risk": "low", "size": "small", "initial_schema": "none",
+	}
+	raw, probs := contract.FromInputs(set.Request, contract.SourceDispatch, inputs)
+	title, body := IssueFromRaw(set.Request, raw, probs, Origin{Source: contract.SourceDispatch, Requester: inputs["user"].(string), Sender: "backstage[bot]"})
+	if strings.Contains(title, "\n") {
+		t.Errorf("title spans lines: %q", title)
+	}
+	if live := mdtest.Findings(body, "@backstage"); len(live) > 0 {
+		t.Errorf("live markup in the issue body: %v\n%s", live, body)
+	}
+	back, _ := RawFromText(set.Request, body, "jane", contract.SourceDispatch)
+	if got := back.Values["owner"].Text; got != "app-team" {
+		t.Errorf("owner read back as %q", got)
+	}
+	if n := strings.Count("\n"+body, "\n### "); n != len(set.Request.FormFields()) {
+		t.Errorf("%d sections, want %d:\n%s", n, len(set.Request.FormFields()), body)
 	}
 }
 
@@ -70,14 +91,18 @@ func TestRenderStatus(t *testing.T) {
 	approval := set.Approvals(map[string]string{"environment": "prod", "risk": "high", "size": "large"})
 	raw := contract.FromFlags(map[string]string{"databaseName": "Bad|Name", "environment": "dev", "size": "large", "requester": "x"})
 	_, probs := contract.Validate(set, raw)
-	cases := map[string]Status{
-		"invalid": {RequestID: "RDS-0007", Phase: PhaseInvalid, Problems: probs},
-		"pr-open": {RequestID: "RDS-0042", Phase: PhasePROpen, Environment: "prod", Database: "pay_db",
-			PR:    &PRRef{Number: 43, URL: "https://github.example/acme/infra/pull/43", Branch: "rds/prod/pay_db", Base: "main"},
-			Files: []string{"envs/prod-rds/terraform.tfvars", "rds-catalog/prod.yaml"}, Approval: &approval},
-		"blocked": {RequestID: "RDS-0042", Phase: PhaseBlocked, Environment: "prod", Database: "pay_db",
-			PR:     &PRRef{Number: 43, URL: "https://github.example/acme/infra/pull/43", Branch: "rds/prod/pay_db"},
-			Detail: "@someone pushed to `rds/prod/pay_db`; rdsbot no longer updates it."},
+	pr := &PRRef{Number: 43, URL: "https://github.example/acme/infra/pull/43", Branch: "rds/prod/pay_db", Base: "main"}
+	blocked := lifecycle.For(lifecycle.ForeignChange, "@someone pushed to `rds/prod/pay_db`; rdsbot stopped updating it.")
+	blocked.Action = "Remove the other commits from the branch, then comment `/rds retry`."
+	cases := map[string]View{
+		"invalid": {RequestID: "RDS-0007", Status: lifecycle.For(lifecycle.Invalid, ""), Problems: probs},
+		"pr-open": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.WaitingForApproval, ""), Environment: "prod", Database: "pay_db",
+			PR: pr, Files: []string{"envs/prod-rds/terraform.tfvars", "rds-catalog/prod.yaml"}, Approval: &approval},
+		"blocked": {RequestID: "RDS-0042", Status: blocked, Environment: "prod", Database: "pay_db", PR: pr},
+		"name-taken": {RequestID: "RDS-0044", Environment: "prod", Database: "x`y",
+			Status: lifecycle.Status{State: lifecycle.Pending, Reason: lifecycle.NameTaken, Message: "held by #42", Action: "Choose another name."}},
+		"merged":    {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.Merged, "Pull request #43 was merged."), Environment: "prod", Database: "pay_db", PR: pr},
+		"withdrawn": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.IssueClosed, "closed"), Environment: "prod", Database: "pay_db", PR: &PRRef{Number: 43, Closed: true, Branch: "rds/prod/pay_db"}},
 	}
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -6,52 +6,55 @@ import (
 	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/contract"
+	"github.com/rdsbot/rdsbot/pkg/md"
 	"github.com/rdsbot/rdsbot/pkg/schema"
 )
 
 // A request that arrives by dispatch gets an issue the bot opens itself, so
 // every request has an id (RDS-<issue number>), a place for its status and a
-// body a person can edit to fix a problem. The body is an issue-form body
-// (### Label sections), read back by the same parser as form requests, plus a
-// hidden origin line recording who asked and through what.
+// body its requester can edit to fix a problem. The body is an issue-form
+// body (### Label sections), read back by the same parser as form requests.
+// Who asked and through what is recorded in the ledger, never read back
+// from the body.
 
-// originPattern reads the hidden origin line of a bot-opened request issue.
-var originPattern = regexp.MustCompile(`<!-- rdsbot:origin source=(\S+) delivery=(\S+) requester=(\S*) sender=(\S*) -->`)
-
-// Origin is where a bot-opened request came from.
+// Origin is where a bot-opened request came from, for the text of its issue.
 type Origin struct {
 	Source    contract.Source
-	Delivery  string // the webhook delivery that carried it: makes opening the issue idempotent
 	Requester string // the `user` input: who asked (as the dispatcher claims)
-	Sender    string // the account that sent the dispatch (Backstage's identity)
+	Sender    string // the account that sent the dispatch, as GitHub says
 }
 
-func (o Origin) line() string {
-	return fmt.Sprintf("<!-- rdsbot:origin source=%s delivery=%s requester=%s sender=%s -->", o.Source, o.Delivery, o.Requester, o.Sender)
-}
+// loginPattern is what GitHub allows in a login (bots end in [bot]).
+var loginPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(\[bot\])?$`)
 
-// ParseOrigin reads the origin line of an issue body.
-func ParseOrigin(body string) (Origin, bool) {
-	m := originPattern.FindStringSubmatch(body)
-	if m == nil {
-		return Origin{}, false
+func validLogin(s string) bool { return loginPattern.MatchString(s) }
+
+// loginText shows a login: a mention when it is a login, inert text else.
+func loginText(s string) string {
+	if validLogin(s) {
+		return "@" + s
 	}
-	return Origin{Source: contract.Source(m[1]), Delivery: m[2], Requester: m[3], Sender: m[4]}, true
+	if s == "" {
+		return "someone"
+	}
+	return md.Code(s)
 }
 
-// DeliveryMarker is the text that identifies the issue opened for a delivery.
-func DeliveryMarker(delivery string) string { return "delivery=" + delivery + " " }
+// plainValue is an answer that reads back from a form section exactly as
+// written and cannot be markup: anything else is written as a code span,
+// which reads back as itself (and fails validation, as the raw value would).
+var plainValue = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._:/+-]*$`)
 
 // IssueFromRaw renders a dispatched request as the title and body of the
 // request issue. Every form field the dispatch set is written as a section;
 // fields it left out are written as `_No response_` so a person can fill them.
 // Inputs the request does not know (parse problems) are listed, so nothing a
-// sender meant is silently lost.
+// sender meant is silently lost. No value can add a section, a mention, a
+// link or markup: the dispatch's text is the dispatcher's, not the bot's.
 func IssueFromRaw(s *schema.RequestSchema, raw contract.Raw, parseProblems contract.Problems, o Origin) (title, body string) {
 	db, env := raw.Values["databaseName"].Text, raw.Values["environment"].Text
-	title = "RDS request: " + orDash(db) + " (" + orDash(env) + ")"
+	title = md.Title("RDS request: " + orDash(db) + " (" + orDash(env) + ")")
 	var b strings.Builder
-	b.WriteString(o.line() + "\n")
 	switch o.Source {
 	case contract.SourceDispatch:
 		b.WriteString("Requested through the `create-rds-database` workflow (Backstage)")
@@ -61,16 +64,16 @@ func IssueFromRaw(s *schema.RequestSchema, raw contract.Raw, parseProblems contr
 		b.WriteString("Requested")
 	}
 	if o.Requester != "" {
-		fmt.Fprintf(&b, " for @%s", o.Requester)
+		fmt.Fprintf(&b, " for %s", loginText(o.Requester))
 	}
 	if o.Sender != "" && o.Sender != o.Requester {
-		fmt.Fprintf(&b, ", sent by @%s", o.Sender)
+		fmt.Fprintf(&b, ", sent by %s", loginText(o.Sender))
 	}
-	b.WriteString(". Edit the answers below to change the request; rdsbot re-validates on every edit.\n\n")
+	b.WriteString(". The requester can edit the answers below to change the request; rdsbot re-validates on every edit.\n\n")
 	if len(parseProblems) > 0 {
 		b.WriteString("Not used from the dispatch:\n\n")
 		for _, p := range parseProblems {
-			fmt.Fprintf(&b, "- %s\n", p)
+			fmt.Fprintf(&b, "- %s\n", md.Text(p.String()))
 		}
 		b.WriteString("\n")
 	}
@@ -78,10 +81,13 @@ func IssueFromRaw(s *schema.RequestSchema, raw contract.Raw, parseProblems contr
 		v := contract.NoResponse
 		if rv, ok := raw.Values[f.Name]; ok && rv.Text != "" {
 			v = rv.Text
+			if !plainValue.MatchString(v) {
+				v = md.Code(v)
+			}
 		}
 		fmt.Fprintf(&b, "### %s\n\n%s\n\n", f.Label, v)
 	}
-	return title, b.String()
+	return title, md.Cap(b.String(), md.MaxBody, "The dispatch carried more than an issue can hold; the rest was left out.")
 }
 
 func orDash(s string) string {
@@ -91,21 +97,21 @@ func orDash(s string) string {
 	return s
 }
 
-// RawFromIssue reads a request issue back: the form sections, and the
-// requester — the issue author for a form request, the recorded requester
-// for an issue the bot opened from a dispatch.
-func RawFromIssue(s *schema.RequestSchema, body, author, botLogin string) (contract.Raw, contract.Problems) {
+// RawFromText reads a request's accepted text (issue-form sections) with
+// the requester and source the ledger recorded.
+func RawFromText(s *schema.RequestSchema, body, requester string, src contract.Source) (contract.Raw, contract.Problems) {
 	raw, probs := contract.FromIssueForm(s, body)
-	origin, hasOrigin := ParseOrigin(body)
-	if hasOrigin && author == botLogin {
-		raw.Source = origin.Source
-		if origin.Requester != "" {
-			raw.Set("requester", contract.RawValue{Text: origin.Requester, Kind: contract.KindText, Origin: "the dispatch's user input"})
-		} else {
-			delete(raw.Values, "requester")
-		}
+	if src != "" {
+		raw.Source = src
+	}
+	if requester == "" {
+		delete(raw.Values, "requester")
 		return raw, probs
 	}
-	raw.Set("requester", contract.RawValue{Text: author, Kind: contract.KindString, Origin: "the issue author"})
+	v := contract.RawValue{Text: requester, Kind: contract.KindString, Origin: "the issue author"}
+	if src != contract.SourceIssue && src != "" {
+		v = contract.RawValue{Text: requester, Kind: contract.KindText, Origin: "the dispatch's user input"}
+	}
+	raw.Set("requester", v)
 	return raw, probs
 }

@@ -5,37 +5,10 @@ import (
 	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/contract"
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
+	"github.com/rdsbot/rdsbot/pkg/md"
 	"github.com/rdsbot/rdsbot/pkg/schema"
 )
-
-// Phase is where a request stands. The status comment on the request issue
-// shows every phase, ticked as the request moves.
-type Phase int
-
-// Phases, in order.
-const (
-	PhaseReceived Phase = iota
-	PhaseInvalid
-	PhasePROpen          // pull request opened, waiting for approval
-	PhaseApproved        // approvals complete
-	PhaseMerged          // merged; apply comes next
-	PhaseApplying        // terraform apply running
-	PhaseProvisioning    // roles and databases being created
-	PhaseActive          // done
-	PhaseFailed          // apply or provisioning failed
-	PhaseClosed          // the request issue was closed before merge
-	PhaseBlocked         // a person changed the request branch; the bot stepped back
-	PhaseDecommissioning // removal merged
-)
-
-var phaseNames = map[Phase]string{
-	PhaseReceived: "received", PhaseInvalid: "invalid", PhasePROpen: "waiting for approval",
-	PhaseApproved: "approved, ready to merge", PhaseMerged: "merged", PhaseApplying: "applying",
-	PhaseProvisioning: "provisioning", PhaseActive: "active", PhaseFailed: "failed",
-	PhaseClosed: "closed", PhaseBlocked: "blocked", PhaseDecommissioning: "decommissioning",
-}
-
-func (p Phase) String() string { return phaseNames[p] }
 
 // PRRef links a pull request.
 type PRRef struct {
@@ -43,115 +16,109 @@ type PRRef struct {
 	URL    string
 	Branch string
 	Base   string
+	Closed bool // closed without merging
 }
 
-// Status is everything the status comment shows.
-type Status struct {
+// View is everything the status comment shows about one request.
+type View struct {
 	RequestID   string
-	Phase       Phase
+	Requester   string
 	Environment string
 	Database    string
+	Status      lifecycle.Status
 	Problems    contract.Problems // errors and warnings of the last validation
 	PR          *PRRef
 	Files       []string
 	Approval    *schema.Approval
-	Detail      string // a sentence about the current phase (an error, who blocked it)
-	Reached     Phase  // for failed, blocked and closed: the last phase reached
+	// Notes are further sentences (already safe markdown).
+	Notes []string
+	// ApprovalTable is the gate's approval table (already safe markdown).
+	ApprovalTable string
 }
 
 // StatusMarker identifies the one status comment of a request issue.
 const StatusMarker = "<!-- rdsbot:status -->"
 
 // RenderStatus renders the status comment. It holds no timestamp, so the
-// same status renders the same bytes and re-rendering edits nothing.
-func RenderStatus(s Status) string {
+// same status renders the same bytes and re-rendering edits nothing. Every
+// value that came from a request is escaped: the comment is the bot's.
+func RenderStatus(v View) string {
 	var b strings.Builder
 	b.WriteString(StatusMarker + "\n")
 	title := "RDS request"
-	if s.RequestID != "" {
-		title += " " + s.RequestID
+	if v.RequestID != "" {
+		title += " " + v.RequestID
 	}
-	if s.Database != "" {
-		title += fmt.Sprintf(": `%s` in %s", s.Database, s.Environment)
+	if v.Database != "" {
+		title += fmt.Sprintf(": %s in %s", md.Code(v.Database), md.Code(v.Environment))
 	}
-	fmt.Fprintf(&b, "### %s: %s\n\n", title, s.Phase)
+	fmt.Fprintf(&b, "### %s: %s\n\n", title, v.Status.Headline())
 
-	if s.Phase == PhaseInvalid {
-		renderProblems(&b, s.Problems)
-		return b.String()
+	if v.Status.Reason == lifecycle.Invalid {
+		renderProblems(&b, v.Problems)
+		renderNotes(&b, v)
+		return md.Cap(b.String(), md.MaxBody, "More problems were left out; fix these first.")
 	}
-	// Each step is done once the request reaches its phase; the first step
-	// not done is the one in progress, or the one that failed.
-	steps := []struct {
-		doneAt Phase
-		text   string
-	}{
-		{PhaseReceived, "Request received and valid"},
-		{PhasePROpen, prText(s.PR)},
-		{PhaseApproved, approvalText(s.Approval)},
-		{PhaseMerged, "Merged"},
-		{PhaseProvisioning, "Terraform applied"},
-		{PhaseActive, "Role and database provisioned; credentials are in the secret store"},
+	texts := map[lifecycle.Step]string{
+		lifecycle.StepValid:       "Request received and valid",
+		lifecycle.StepPull:        prText(v.PR),
+		lifecycle.StepApproved:    approvalText(v.Approval, v.ApprovalTable != ""),
+		lifecycle.StepMerged:      "Merged",
+		lifecycle.StepApplied:     "Terraform applied",
+		lifecycle.StepProvisioned: "Role and database provisioned; credentials are in the secret store",
 	}
-	reached, stopped := s.Phase, false
-	switch s.Phase {
-	case PhaseFailed, PhaseBlocked, PhaseClosed:
-		reached, stopped = s.reached(), true
-	case PhaseApplying:
-		reached = PhaseMerged
+	marks := map[lifecycle.Mark]string{lifecycle.Todo: "⬜", lifecycle.Done: "✅", lifecycle.Current: "⏳", lifecycle.Stopped: "❌"}
+	for i, m := range v.Status.Progress() {
+		fmt.Fprintf(&b, "- %s %s\n", marks[m], texts[lifecycle.Steps[i]])
 	}
-	current := true
-	for _, st := range steps {
-		mark := "⬜"
-		switch {
-		case st.doneAt <= reached:
-			mark = "✅"
-		case current && stopped:
-			mark, current = "❌", false
-		case current:
-			mark, current = "⏳", false
-		}
-		fmt.Fprintf(&b, "- %s %s\n", mark, st.text)
+	if v.Status.Message != "" {
+		fmt.Fprintf(&b, "\n%s\n", v.Status.Message)
 	}
-	if s.Detail != "" {
-		fmt.Fprintf(&b, "\n%s\n", s.Detail)
+	if v.Status.Action != "" {
+		fmt.Fprintf(&b, "\n**What to do:** %s\n", v.Status.Action)
 	}
-	if w := s.Problems.Warnings(); len(w) > 0 {
+	renderNotes(&b, v)
+	if v.ApprovalTable != "" {
+		fmt.Fprintf(&b, "\n%s\n", strings.TrimRight(v.ApprovalTable, "\n"))
+	}
+	if w := v.Problems.Warnings(); len(w) > 0 {
 		b.WriteString("\nWarnings:\n")
 		for _, p := range w {
-			fmt.Fprintf(&b, "- %s\n", p)
+			fmt.Fprintf(&b, "- %s\n", md.Text(p.String()))
 		}
 	}
-	if len(s.Files) > 0 {
+	if len(v.Files) > 0 {
 		b.WriteString("\n<details><summary>Files in the pull request</summary>\n\n")
-		for _, f := range s.Files {
-			fmt.Fprintf(&b, "- `%s`\n", f)
+		for _, f := range v.Files {
+			fmt.Fprintf(&b, "- %s\n", md.Code(f))
 		}
 		b.WriteString("\n</details>\n")
 	}
-	b.WriteString("\nCommands: `/rds status`, `/rds plan`, `/rds retry`.\n")
-	return b.String()
+	b.WriteString("\nCommands (the requester and the teams allowed): `/rds status`, `/rds plan`, `/rds retry`.\n")
+	return md.Cap(b.String(), md.MaxBody, "The status was cut to fit a comment.")
 }
 
-// reached is the last phase a failed, blocked or closed request got to.
-func (s Status) reached() Phase {
-	if s.Reached != 0 {
-		return s.Reached
+func renderNotes(b *strings.Builder, v View) {
+	for _, n := range v.Notes {
+		fmt.Fprintf(b, "\n%s\n", n)
 	}
-	if s.PR == nil {
-		return PhaseReceived
-	}
-	return PhasePROpen
 }
 
 func prText(pr *PRRef) string {
 	if pr == nil {
 		return "Pull request opened"
 	}
-	return fmt.Sprintf("Pull request [#%d](%s) opened on `%s`", pr.Number, pr.URL, pr.Branch)
+	text := fmt.Sprintf("Pull request [#%d](%s) opened on %s", pr.Number, pr.URL, md.Code(pr.Branch))
+	if pr.Closed {
+		text += " (closed)"
+	}
+	return text
 }
 
-func approvalText(a *schema.Approval) string {
+func approvalText(a *schema.Approval, gated bool) string {
+	if gated {
+		return "Approved (the table below)"
+	}
 	if a == nil {
 		return "Approved"
 	}
@@ -160,10 +127,10 @@ func approvalText(a *schema.Approval) string {
 	}
 	var needs []string
 	for _, g := range a.Reviewers {
-		needs = append(needs, "a review by "+g)
+		needs = append(needs, "a review by "+md.Text(g))
 	}
 	for _, l := range a.Labels {
-		needs = append(needs, fmt.Sprintf("label `%s` from %s", l.Label, l.Group))
+		needs = append(needs, fmt.Sprintf("label %s from %s", md.Code(l.Label), md.Text(l.Group)))
 	}
 	return "Approved: needs " + strings.Join(needs, ", ")
 }
@@ -177,24 +144,24 @@ func renderProblems(b *strings.Builder, probs contract.Problems) {
 	fmt.Fprintf(b, "This request has %d %s. Edit the issue to fix them; rdsbot checks it again on every edit.\n\n", len(errs), noun)
 	b.WriteString("| Field | Value | What to fix |\n| --- | --- | --- |\n")
 	for _, p := range errs {
-		field := p.Field
+		field := md.Code(p.Field)
 		if p.Label != "" {
-			field = p.Label + " (`" + p.Field + "`)"
+			field = md.Text(p.Label) + " (" + md.Cell(p.Field) + ")"
 		}
 		value := "(empty)"
 		if p.Value != "" {
-			value = "`" + strings.ReplaceAll(p.Value, "|", "\\|") + "`"
+			value = md.Cell(p.Value)
 		}
 		msg := p.Message
 		if p.Rule != "" && p.Value != "" {
 			msg = "not allowed: " + msg
 		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", field, value, strings.ReplaceAll(msg, "|", "\\|"))
+		fmt.Fprintf(b, "| %s | %s | %s |\n", field, value, md.TextCell(msg))
 	}
 	if w := probs.Warnings(); len(w) > 0 {
 		b.WriteString("\nWarnings (accepted, but worth a look):\n")
 		for _, p := range w {
-			fmt.Fprintf(b, "- %s\n", p)
+			fmt.Fprintf(b, "- %s\n", md.Text(p.String()))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
 	"gopkg.in/yaml.v3"
 )
 
@@ -120,7 +121,9 @@ type Metadata struct {
 type StatusEvent struct {
 	Status Status
 	At     time.Time // UTC, whole seconds
+	Reason lifecycle.Reason
 	Note   string
+	Commit string // the commit the status reflects
 }
 
 // Configuration is an entry's configuration block.
@@ -145,7 +148,7 @@ var (
 	entryOrder         = []string{keyMetadata, keyConfiguration}
 	metadataOrder      = []string{"id", "request_id", "owner", "requested_by", "domain", "risk", "environment", keyStatus, "created_date", "pr", "pr_url", keyHistory}
 	configurationOrder = []string{"username", "size_tier", "instance_class", "secret_path"}
-	eventOrder         = []string{keyStatus, "at", "note"}
+	eventOrder         = []string{keyStatus, "at", "reason", "note", "commit"}
 )
 
 // Sentinel errors wrapped by Upsert and SetStatus.

@@ -458,3 +458,39 @@ func TestAdoptLegacyEntry(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A transition records its reason, note and commit, reads back, and
+// validates; a reason of another status or a malformed commit is refused.
+func TestApplyRecordsConditions(t *testing.T) {
+	src := []byte("databases:\n  orders:\n    metadata:\n      id: DATABASE_ORDERS\n      request_id: RDS-0042\n      owner: app-team\n      requested_by: jane\n      domain: delivery\n      risk: low\n      environment: dev\n      status: approved\n      created_date: \"2026-02-03\"\n    configuration:\n      username: orders_app\n      size_tier: small\n      instance_class: db.t3.micro\n      secret_path: goldenpath/dev/orders/postgres\n")
+	f, err := Parse(src, Options{Filename: "rds-catalog/dev.yaml", Layout: LayoutPerEnv, Environment: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 2, 4, 9, 0, 0, 0, time.UTC)
+	if err := f.Apply("orders", "dev", Change{To: StatusApplying, At: at, Reason: "ApplyStarted", Note: "run 7", Commit: "0123456789abcdef0123456789abcdef01234567"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"reason: ApplyStarted", "note: run 7", "commit: 0123456789abcdef0123456789abcdef01234567"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	g, _ := Parse(out, Options{Filename: "rds-catalog/dev.yaml", Layout: LayoutPerEnv, Environment: "dev"})
+	e, _ := g.Get("orders", "dev")
+	last := e.Metadata.History[len(e.Metadata.History)-1]
+	if last.Reason != "ApplyStarted" || last.Commit != "0123456789abcdef0123456789abcdef01234567" || last.Status != StatusApplying {
+		t.Errorf("read back %+v", last)
+	}
+	bad := strings.Replace(string(out), "reason: ApplyStarted", "reason: Provisioned", 1)
+	bad = strings.Replace(bad, "commit: 0123456789abcdef0123456789abcdef01234567", "commit: main", 1)
+	h, _ := Parse([]byte(bad), Options{Filename: "rds-catalog/dev.yaml", Layout: LayoutPerEnv, Environment: "dev"})
+	err = h.Validate()
+	if err == nil || !strings.Contains(err.Error(), `"Provisioned" is a reason of status active, not of applying`) || !strings.Contains(err.Error(), `"main" must be a commit id`) {
+		t.Errorf("validate: %v", err)
+	}
+}

@@ -75,12 +75,16 @@
 //
 // # Status state machine
 //
-//	pending         → approved
-//	approved        → provisioning
+// The statuses and their legal moves are pkg/lifecycle's (the one request
+// model shared with the bot's views):
+//
+//	pending         → approved | failed (merged without the approvals)
+//	approved        → applying | provisioning | failed
+//	applying        → provisioning | active | failed
 //	provisioning    → active | failed
-//	failed          → provisioning       (a retry)
+//	failed          → applying | provisioning | decommissioning (a retry)
 //	active          → decommissioning
-//	decommissioning → decommissioned     (final)
+//	decommissioning → decommissioned (final) | failed
 //
 // CheckTransition allows exactly these moves; anything else, including
 // staying in the same status, is a *TransitionError naming both statuses and

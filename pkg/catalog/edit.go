@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
 	"gopkg.in/yaml.v3"
 )
 
@@ -265,7 +266,7 @@ func (f *File) insertEntry(s Spec, now time.Time) {
 	f.applySpec(v, s)
 	setScalar(md, keyStatus, string(StatusPending), "!!str", false, metadataOrder)
 	setScalar(md, "created_date", now.UTC().Format(time.DateOnly), "!!str", true, metadataOrder)
-	appendEvent(md, StatusPending, now, "")
+	appendEvent(md, Change{To: StatusPending, At: now})
 
 	pos := len(dbs.Content)
 	var names []string
@@ -289,8 +290,9 @@ func (f *File) reindex(dbs *yaml.Node) {
 	}
 }
 
-// appendEvent adds {status, at, note} to the status history of metadata md.
-func appendEvent(md *yaml.Node, st Status, at time.Time, note string) {
+// appendEvent adds {status, at, reason, note, commit} to the status history
+// of metadata md.
+func appendEvent(md *yaml.Node, c Change) {
 	_, h := lookup(md, keyHistory)
 	if h == nil || h.Kind != yaml.SequenceNode {
 		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
@@ -298,10 +300,16 @@ func appendEvent(md *yaml.Node, st Status, at time.Time, note string) {
 		_, h = lookup(md, keyHistory)
 	}
 	ev := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	setScalar(ev, keyStatus, string(st), "!!str", false, eventOrder)
-	setScalar(ev, "at", at.UTC().Format(time.RFC3339), "!!str", true, eventOrder)
-	if note = strings.Join(strings.Fields(note), " "); note != "" {
+	setScalar(ev, keyStatus, string(c.To), "!!str", false, eventOrder)
+	setScalar(ev, "at", c.At.UTC().Format(time.RFC3339), "!!str", true, eventOrder)
+	if c.Reason != "" {
+		setScalar(ev, "reason", string(c.Reason), "!!str", false, eventOrder)
+	}
+	if note := strings.Join(strings.Fields(c.Note), " "); note != "" {
 		setScalar(ev, "note", note, "!!str", false, eventOrder)
+	}
+	if c.Commit != "" {
+		setScalar(ev, "commit", c.Commit, "!!str", false, eventOrder)
 	}
 	h.Style &^= yaml.FlowStyle
 	h.Content = append(h.Content, ev)
@@ -330,11 +338,29 @@ func (f *File) checkEntryShape(name string, v *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
+// Change is one status transition of an entry, as Kubernetes records a
+// condition: the new status, when, why (a lifecycle reason), a note for
+// people, and the commit it reflects (the merge commit that was applied).
+type Change struct {
+	To     Status
+	At     time.Time
+	Reason lifecycle.Reason
+	Note   string
+	Commit string
+}
+
 // SetStatus moves the entry for database name in environment env to status
-// to, appending {status, at, note} to its history. The transition must be
-// legal (see CheckTransition); the error otherwise names both statuses and
-// the legal next ones. A note is kept on one line.
+// to, appending {status, at, note} to its history; see Apply.
 func (f *File) SetStatus(name, env string, to Status, at time.Time, note string) error {
+	return f.Apply(name, env, Change{To: to, At: at, Note: note})
+}
+
+// Apply moves the entry for database name in environment env to c.To,
+// appending the change to its status history. The transition must be legal
+// (see CheckTransition); the error otherwise names both statuses and the
+// legal next ones. A note is kept on one line.
+func (f *File) Apply(name, env string, c Change) error {
+	to, at := c.To, c.At
 	if at.IsZero() {
 		return errors.New("catalog: SetStatus needs the time of the transition")
 	}
@@ -351,7 +377,7 @@ func (f *File) SetStatus(name, env string, to Status, at time.Time, note string)
 	}
 	md := ensureMapping(v, keyMetadata, entryOrder)
 	setScalar(md, keyStatus, string(to), "!!str", false, metadataOrder)
-	appendEvent(md, to, at, note)
+	appendEvent(md, c)
 	f.touch(at)
 	return nil
 }

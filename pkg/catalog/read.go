@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
 	"gopkg.in/yaml.v3"
 )
 
@@ -120,7 +121,9 @@ func decodeEntry(name string, v *yaml.Node) Entry {
 			e.Metadata.History = append(e.Metadata.History, StatusEvent{
 				Status: Status(get(ev, keyStatus)),
 				At:     at.UTC(),
+				Reason: lifecycle.Reason(get(ev, "reason")),
 				Note:   get(ev, "note"),
+				Commit: get(ev, "commit"),
 			})
 		}
 	}

@@ -3,12 +3,17 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
+
 	"gopkg.in/yaml.v3"
 )
+
+var commitID = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
 // Validate checks the catalog against the rules rdsbot writes by and
 // returns every problem at once (errors.Join of *FieldError), each with its
@@ -134,7 +139,7 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 	}
 	stNode, st := get(keyStatus, true)
 	if st != "" && !Status(st).Known() {
-		v.add(stNode, p+keyStatus, "%q is not a status of rds.request_status (%s)", st, joinStatuses(allStatuses))
+		v.add(stNode, p+keyStatus, "%q is not a status of rds.request_status (%s)", st, lifecycle.Join(lifecycle.Persisted(), ", "))
 	}
 	if k, x := lookup(md, "created_date"); k != nil {
 		v.date(x, p+"created_date")
@@ -153,14 +158,14 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 		return
 	}
 	if h.Kind != yaml.SequenceNode {
-		v.add(h, p+keyHistory, "must be a list of {status, at, note}, not a %s", kindName(h))
+		v.add(h, p+keyHistory, "must be a list of {status, at, reason, note, commit}, not a %s", kindName(h))
 		return
 	}
 	var prev Status
 	for i, ev := range h.Content {
 		ep := fmt.Sprintf("%s%s[%d]", p, keyHistory, i)
 		if ev.Kind != yaml.MappingNode {
-			v.add(ev, ep, "must be a mapping {status, at, note}, not a %s", kindName(ev))
+			v.add(ev, ep, "must be a mapping {status, at, reason, note, commit}, not a %s", kindName(ev))
 			prev = ""
 			continue
 		}
@@ -170,7 +175,7 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 		switch {
 		case s == "":
 		case !s.Known():
-			v.add(sn, ep+".status", "%q is not a status of rds.request_status (%s)", s, joinStatuses(allStatuses))
+			v.add(sn, ep+".status", "%q is not a status of rds.request_status (%s)", s, lifecycle.Join(lifecycle.Persisted(), ", "))
 		case prev != "" && prev.Known():
 			if err := CheckTransition(prev, s); err != nil {
 				v.add(sn, ep+".status", "%v", err)
@@ -185,6 +190,14 @@ func (f *File) validateMetadata(v *validator, name string, mdKey, md *yaml.Node)
 		}
 		_, note := lookup(ev, "note")
 		v.scalar(ev, note, ep+".note", false)
+		_, rn := lookup(ev, "reason")
+		if r := v.scalar(ev, rn, ep+".reason", false); r != "" && s.Known() && lifecycle.Reason(r).State() != "" && lifecycle.Reason(r).State() != s {
+			v.add(rn, ep+".reason", "%q is a reason of status %s, not of %s", r, lifecycle.Reason(r).State(), s)
+		}
+		_, cn := lookup(ev, "commit")
+		if c := v.scalar(ev, cn, ep+".commit", false); c != "" && !commitID.MatchString(c) {
+			v.add(cn, ep+".commit", "%q must be a commit id (7 to 40 hexadecimal digits)", c)
+		}
 	}
 	if len(h.Content) > 0 && prev != "" && st != "" && prev != Status(st) {
 		v.add(stNode, p+keyStatus, "%q differs from the last status of status_history (%q)", st, prev)

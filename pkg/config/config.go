@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/schema"
@@ -22,8 +24,10 @@ const (
 
 // Approval modes.
 const (
-	ModeBlocking = "blocking" // the check fails until approvals are complete
-	ModeWarn     = "warn"     // the check reports what is missing but passes (rollout)
+	ModeEnforce = "enforce" // the check stays pending until approvals are complete (default)
+	ModeWarn    = "warn"    // the check reports what is missing but passes (rollout)
+	// ModeBlocking is the earlier name of ModeEnforce, still accepted.
+	ModeBlocking = "blocking"
 )
 
 // Config is rdsbot.yaml.
@@ -46,6 +50,64 @@ type Config struct {
 	Teams     map[string]string `yaml:"teams"`
 	Approvals Approvals         `yaml:"approvals"`
 	Generated Generated         `yaml:"generated"`
+
+	// Permissions says who besides a request's requester may act on it.
+	Permissions Permissions `yaml:"permissions"`
+
+	// ---- Request mode, contract files and reserved names ----
+
+	// RequestMode is how a request reaches Terraform: "direct" edits the
+	// standalone tfvars (and the coupled one); "contract" adds the request
+	// contract and the files generated from it and leaves the tfvars alone.
+	RequestMode string   `yaml:"request_mode"`
+	Contract    Contract `yaml:"contract"`
+	Reserved    Reserved `yaml:"reserved"`
+
+	// Apply configures the terraform runners (apply.go).
+	Apply Apply `yaml:"apply"`
+}
+
+// Permissions name the GitHub teams (slugs in the App's organisation) that
+// may act on requests that are not theirs. The requester always may.
+type Permissions struct {
+	// EditTeams may edit a request issue someone else opened; any other
+	// edit is not applied.
+	EditTeams []string `yaml:"edit_teams"`
+	// CommandTeams may run /rds commands on any request.
+	CommandTeams []string `yaml:"command_teams"`
+}
+
+// Request modes.
+const (
+	ModeDirect   = "direct"
+	ModeContract = "contract"
+)
+
+// Contract locates the files of the contract mode. Templates take {env},
+// {database} and {id} (RDS-0042).
+type Contract struct {
+	// Path is the request contract, RDS_REQUEST_V1 with its status; {id}
+	// must be in the file name, and no other placeholder may be.
+	Path string `yaml:"path"`
+	// GeneratedTfvars is the rds_databases JSON Terraform reads, in the
+	// environment's standalone root.
+	GeneratedTfvars string `yaml:"generated_tfvars"`
+	// ExternalSecret is the manifest that syncs the credentials into the
+	// cluster.
+	ExternalSecret string `yaml:"external_secret"`
+	// SecretStore and SecretStoreKind name the External Secrets store the
+	// manifest reads from; RefreshInterval is its refresh.
+	SecretStore     string `yaml:"secret_store"`
+	SecretStoreKind string `yaml:"secret_store_kind"`
+	RefreshInterval string `yaml:"refresh_interval"`
+}
+
+// Reserved names the attributes of an environment's standalone root (its
+// tfvars, else the variables' defaults) that hold the instance's own master
+// username and admin database: no request may take them.
+type Reserved struct {
+	MasterUsername string `yaml:"master_username"`
+	AdminDatabase  string `yaml:"admin_database"`
 }
 
 // SchemaPaths locates the three schema files.
@@ -53,6 +115,9 @@ type SchemaPaths struct {
 	Enums          string `yaml:"enums"`
 	Request        string `yaml:"request"`
 	ServiceClasses string `yaml:"service_classes"`
+	// ReservedNames lists names no request may take; when the file does
+	// not exist the documented list applies.
+	ReservedNames string `yaml:"reserved_names"`
 }
 
 // Paths are templates with {env}.
@@ -94,8 +159,73 @@ type Labels struct {
 
 // Approvals configures the required check.
 type Approvals struct {
-	Mode      string `yaml:"mode"`       // blocking or warn
+	Mode      string `yaml:"mode"`       // enforce (or its old name blocking) or warn
 	CheckName string `yaml:"check_name"` // the required check's name
+
+	// --- approval policy (pkg/policy) ---
+
+	// EnvironmentModes overrides Mode per environment (enforce or warn), for
+	// rolling the gate out one environment at a time.
+	EnvironmentModes map[string]string `yaml:"environment_modes"`
+	// SelfServeEnvironments are the environments where a self-serve routing
+	// rule needs nobody, and where the requester may run /rds retry alone.
+	// Every other environment needs at least one human approval even when
+	// routing says self-serve.
+	SelfServeEnvironments []string `yaml:"self_serve_environments"`
+	// HumanApprovalGroups are the reviewer groups whose members may give
+	// that one human approval.
+	HumanApprovalGroups []string   `yaml:"human_approval_groups"`
+	BreakGlass          BreakGlass `yaml:"break_glass"`
+}
+
+// BreakGlass is the label that lets a merge past the check proceed.
+type BreakGlass struct {
+	Label string `yaml:"label"`
+	// Groups whose members may add the label (never the requester, a commit
+	// author or an approver of the same pull request).
+	Groups []string `yaml:"groups"`
+}
+
+// ModeFor is the approval mode of an environment: ModeEnforce or ModeWarn.
+func (a Approvals) ModeFor(env string) string {
+	m := a.Mode
+	if em, ok := a.EnvironmentModes[env]; ok {
+		m = em
+	}
+	if m == ModeWarn {
+		return ModeWarn
+	}
+	return ModeEnforce
+}
+
+// SelfServe reports whether env is one where self-serve needs no human.
+func (a Approvals) SelfServe(env string) bool { return slices.Contains(a.SelfServeEnvironments, env) }
+
+func (a Approvals) check(teams map[string]string, bad func(field, format string, args ...any)) {
+	okMode := func(m string) bool { return m == ModeEnforce || m == ModeBlocking || m == ModeWarn }
+	if !okMode(a.Mode) {
+		bad("approvals.mode", "must be %s or %s, got %q", ModeEnforce, ModeWarn, a.Mode)
+	}
+	for _, env := range slices.Sorted(maps.Keys(a.EnvironmentModes)) {
+		if !okMode(a.EnvironmentModes[env]) {
+			bad("approvals.environment_modes."+env, "must be %s or %s, got %q", ModeEnforce, ModeWarn, a.EnvironmentModes[env])
+		}
+	}
+	groups := func(field string, gs []string) {
+		if len(gs) == 0 {
+			bad(field, "must name at least one reviewer group")
+		}
+		for _, g := range gs {
+			if teams[g] == "" {
+				bad(field, "group %q has no team under teams", g)
+			}
+		}
+	}
+	groups("approvals.human_approval_groups", a.HumanApprovalGroups)
+	groups("approvals.break_glass.groups", a.BreakGlass.Groups)
+	if a.BreakGlass.Label == "" {
+		bad("approvals.break_glass.label", "must not be empty")
+	}
 }
 
 // Generated are the files `rdsbot gen` writes from the schemas.
@@ -116,6 +246,7 @@ func Default() *Config {
 			Enums:          schema.DefaultPaths.Enums,
 			Request:        schema.DefaultPaths.Request,
 			ServiceClasses: schema.DefaultPaths.ServiceClasses,
+			ReservedNames:  schema.DefaultPaths.Reserved,
 		},
 		Paths: Paths{
 			StandaloneTfvars:    "envs/{env}-rds/terraform.tfvars",
@@ -142,13 +273,34 @@ func Default() *Config {
 			"database-team": "database-team", "operations-team": "operations-team",
 			"sre-team": "sre-team", "app-team": "app-team",
 		},
-		Approvals: Approvals{Mode: ModeBlocking, CheckName: "rdsbot/approval"},
+		Approvals: Approvals{
+			Mode: ModeEnforce, CheckName: "rdsbot/approval",
+			EnvironmentModes:      map[string]string{},
+			SelfServeEnvironments: []string{"dev"},
+			HumanApprovalGroups:   []string{"platform-team"},
+			BreakGlass:            BreakGlass{Label: "rds-break-glass", Groups: []string{"platform-team", "security-team"}},
+		},
+		Permissions: Permissions{
+			EditTeams:    []string{"platform-team"},
+			CommandTeams: []string{"platform-team"},
+		},
 		Generated: Generated{
 			IssueForm:         ".github/ISSUE_TEMPLATE/rds-request.yml",
 			DispatchWorkflow:  ".github/workflows/create-rds-database.yml",
 			BackstageTemplate: "backstage/rds-request.yaml",
 			BackstageRepoURL:  "github.com?owner=acme&repo=platform-infra",
 		},
+		RequestMode: ModeDirect,
+		Contract: Contract{
+			Path:            "docs/20-contracts/rds-requests/{env}/{id}.yaml",
+			GeneratedTfvars: "envs/{env}-rds/generated/{id}.auto.tfvars.json",
+			ExternalSecret:  "gitops/kustomize/overlays/{env}/apps/{database}/externalsecrets/{id}.yaml",
+			SecretStore:     "aws-secretsmanager",
+			SecretStoreKind: "ClusterSecretStore",
+			RefreshInterval: "1h",
+		},
+		Reserved: Reserved{MasterUsername: "master_username", AdminDatabase: "database_name"},
+		Apply:    DefaultApply(),
 	}
 }
 
@@ -170,7 +322,10 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-var branchVar = regexp.MustCompile(`\{[a-z]+\}`)
+var (
+	branchVar = regexp.MustCompile(`\{[a-z]+\}`)
+	teamSlug  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
+)
 
 // Check validates the configuration.
 func (c *Config) Check() error {
@@ -213,11 +368,15 @@ func (c *Config) Check() error {
 	if c.Secrets.Prefix == "" || strings.ContainsAny(c.Secrets.Prefix, " \t\n{}") {
 		bad("secrets.prefix", "must be a non-empty path prefix, got %q", c.Secrets.Prefix)
 	}
-	switch c.Approvals.Mode {
-	case ModeBlocking, ModeWarn:
-	default:
-		bad("approvals.mode", "must be %s or %s, got %q", ModeBlocking, ModeWarn, c.Approvals.Mode)
+	c.Approvals.check(c.Teams, bad)
+	for field, teams := range map[string][]string{"permissions.edit_teams": c.Permissions.EditTeams, "permissions.command_teams": c.Permissions.CommandTeams} {
+		for _, t := range teams {
+			if !teamSlug.MatchString(t) {
+				bad(field, "%q is not a team slug (lowercase letters, digits, '-' and '_')", t)
+			}
+		}
 	}
+	errs = append(errs, c.checkContract()...)
 	for _, l := range []struct{ field, v string }{
 		{"labels.request", c.Labels.Request}, {"labels.pull_request", c.Labels.PullRequest},
 		{"labels.invalid", c.Labels.Invalid}, {"labels.platform_approval", c.Labels.PlatformApproval},
@@ -227,6 +386,7 @@ func (c *Config) Check() error {
 			bad(l.field, "must not be empty")
 		}
 	}
+	checkApply(c.Apply, bad)
 	return errors.Join(errs...)
 }
 
@@ -242,9 +402,9 @@ func (c *Config) BranchFor(env, database string) string {
 	return strings.NewReplacer("{env}", env, "{database}", database).Replace(c.Branch)
 }
 
-// SchemaPaths converts to the schema package's paths.
+// SchemaPathSet converts to the schema package's paths.
 func (c *Config) SchemaPathSet() schema.Paths {
-	return schema.Paths{Enums: c.Schemas.Enums, Request: c.Schemas.Request, ServiceClasses: c.Schemas.ServiceClasses}
+	return schema.Paths{Enums: c.Schemas.Enums, Request: c.Schemas.Request, ServiceClasses: c.Schemas.ServiceClasses, Reserved: c.Schemas.ReservedNames}
 }
 
 // BaseFor is the base branch a request targets: the requested one when

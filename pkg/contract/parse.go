@@ -2,11 +2,13 @@ package contract
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/rdsbot/rdsbot/pkg/internal/yamlstrict"
 	"github.com/rdsbot/rdsbot/pkg/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -16,7 +18,8 @@ import (
 // Inputs are matched by each field's `input` name (database_name) or, for a
 // repository_dispatch, by the field name itself (databaseName). Values may be
 // strings (as GitHub sends dispatch inputs), booleans or numbers. An unknown
-// input is a problem, so a misspelt name never silently drops a value.
+// input is a problem, so a misspelt name never silently drops a value; so is
+// one field given under two names (database_name and databaseName).
 func FromInputs(s *schema.RequestSchema, src Source, inputs map[string]any) (Raw, Problems) {
 	raw := newRaw(src)
 	var probs Problems
@@ -30,46 +33,62 @@ func FromInputs(s *schema.RequestSchema, src Source, inputs map[string]any) (Raw
 			byInput[f.Name] = f
 		}
 	}
+	seen := map[string]string{}
 	for _, key := range sortedKeys(inputs) {
 		f, ok := byInput[key]
+		origin := "input " + strconv.Quote(key)
 		if !ok {
-			probs = append(probs, Problem{Field: key, Message: fmt.Sprintf("is not an input of this request; known inputs: %s", strings.Join(inputNames(s, src), ", ")), Severity: Error, Origin: "input " + strconv.Quote(key)})
+			probs = append(probs, Problem{Field: key, Name: key, Message: fmt.Sprintf("is not an input of this request; known inputs: %s", strings.Join(inputNames(s, src), ", ")), Severity: Error, Origin: origin})
 			continue
 		}
-		origin := "input " + strconv.Quote(key)
-		switch v := inputs[key].(type) {
+		if other, dup := seen[f.Name]; dup {
+			probs = append(probs, Problem{Field: f.Name, Name: key, Message: fmt.Sprintf("is the same field as %s, which is given too; send one of them", other), Severity: Error, Origin: origin})
+			delete(raw.Values, f.Name)
+			continue
+		}
+		seen[f.Name] = key
+		v := RawValue{Origin: origin, Name: key}
+		switch x := inputs[key].(type) {
 		case nil:
+			continue
 		case string:
-			raw.Set(f.Name, RawValue{Text: strings.TrimSpace(v), Kind: KindText, Origin: origin})
+			v.Text, v.Kind = strings.TrimSpace(x), KindText
 		case bool:
-			raw.Set(f.Name, RawValue{Text: strconv.FormatBool(v), Kind: KindBool, Origin: origin})
+			v.Text, v.Kind = strconv.FormatBool(x), KindBool
+		case json.Number:
+			n, _ := number(x)
+			v.Text, v.Kind = n.Text, n.Kind
 		case float64:
-			if v != float64(int64(v)) {
-				raw.Set(f.Name, RawValue{Text: strconv.FormatFloat(v, 'f', -1, 64), Kind: KindOther, Origin: origin})
-			} else {
-				raw.Set(f.Name, RawValue{Text: strconv.FormatInt(int64(v), 10), Kind: KindInt, Origin: origin})
+			v.Text, v.Kind = strconv.FormatFloat(x, 'f', -1, 64), KindFloat
+			if x == float64(int64(x)) {
+				v.Text, v.Kind = strconv.FormatInt(int64(x), 10), KindInt
 			}
 		case int:
-			raw.Set(f.Name, RawValue{Text: strconv.Itoa(v), Kind: KindInt, Origin: origin})
+			v.Text, v.Kind = strconv.Itoa(x), KindInt
+		case []any:
+			v.Text, v.Kind = fmt.Sprint(x), KindList
+		case map[string]any:
+			v.Text, v.Kind = fmt.Sprint(x), KindMap
 		default:
-			raw.Set(f.Name, RawValue{Text: fmt.Sprint(v), Kind: KindOther, Origin: origin})
+			v.Text, v.Kind = fmt.Sprint(x), KindOther
 		}
+		raw.Set(f.Name, v)
 	}
 	return raw, probs
 }
 
 func inputNames(s *schema.RequestSchema, src Source) []string {
 	var out []string
-	for _, f := range s.InputFields() {
-		out = append(out, f.Input)
-	}
 	if src == SourceRepositoryDispatch {
-		out = out[:0]
 		for _, name := range s.FieldNames() {
 			if !s.Fields[name].Derived {
 				out = append(out, name)
 			}
 		}
+		return out
+	}
+	for _, f := range s.InputFields() {
+		out = append(out, f.Input)
 	}
 	return out
 }
@@ -80,14 +99,18 @@ const NoResponse = "_No response_"
 // FromIssueForm reads the body GitHub renders from an issue form: a
 // `### <label>` heading per field, followed by the answer, `_No response_`
 // when it was left empty. Headings are matched to fields by label (case and
-// surrounding space ignored). Headings that name no field are ignored, so a
-// form may carry free-text sections; a field answered twice is a problem.
+// surrounding space ignored). Text before the first heading is free (rdsbot
+// writes where a dispatched request came from there); a heading that names
+// no question of the form, or a question answered twice, is a problem with
+// its line.
 func FromIssueForm(s *schema.RequestSchema, body string) (Raw, Problems) {
 	raw := newRaw(SourceIssue)
 	var probs Problems
 	byLabel := map[string]*schema.Field{}
+	var labels []string
 	for _, f := range s.FormFields() {
 		byLabel[normLabel(f.Label)] = f
+		labels = append(labels, strconv.Quote(f.Label))
 	}
 	type section struct {
 		label string
@@ -112,13 +135,14 @@ func FromIssueForm(s *schema.RequestSchema, body string) (Raw, Problems) {
 	}
 	seen := map[string]int{}
 	for _, sec := range sections {
+		origin := fmt.Sprintf("section %q (line %d)", sec.label, sec.line)
 		f, ok := byLabel[normLabel(sec.label)]
 		if !ok {
+			probs = append(probs, Problem{Name: sec.label, Message: fmt.Sprintf("is not a question of this form (line %d); the questions are %s", sec.line, strings.Join(labels, ", ")), Severity: Error, Origin: origin})
 			continue
 		}
-		origin := fmt.Sprintf("section %q (line %d)", sec.label, sec.line)
 		if first, dup := seen[f.Name]; dup {
-			probs = append(probs, Problem{Field: f.Name, Label: f.Label, Message: fmt.Sprintf("is answered twice (lines %d and %d)", first, sec.line), Severity: Error, Origin: origin})
+			probs = append(probs, Problem{Field: f.Name, Name: f.Label, Label: f.Label, Message: fmt.Sprintf("is answered twice (lines %d and %d)", first, sec.line), Severity: Error, Origin: origin})
 			continue
 		}
 		seen[f.Name] = sec.line
@@ -126,7 +150,7 @@ func FromIssueForm(s *schema.RequestSchema, body string) (Raw, Problems) {
 		if answer == NoResponse {
 			answer = ""
 		}
-		raw.Set(f.Name, RawValue{Text: answer, Kind: KindText, Origin: origin})
+		raw.Set(f.Name, RawValue{Text: answer, Kind: KindText, Origin: origin, Name: f.Label})
 	}
 	return raw, probs
 }
@@ -137,22 +161,37 @@ func normLabel(s string) string { return strings.ToLower(strings.Join(strings.Fi
 // request file (falling back to the same keys under metadata).
 var contractTopLevel = []string{"id", "service", "environment", "owner", "requester"}
 
+// contractMetadata are the keys a contract's metadata block may hold besides
+// the top-level fallbacks.
+var contractMetadata = []string{"title", "description", "created"}
+
 // FromYAML reads an RDS_REQUEST_V1 file: top-level scalars (id, service,
-// environment, owner, requester, with metadata.<key> as a fallback), a
-// metadata block (title, description, created) and the remaining fields under
-// spec. Values keep their YAML type: a quoted "false" is text, not a boolean.
-// Unknown keys are problems.
+// environment, owner, requester, with metadata.<key> as a fallback), status,
+// a metadata block (title, description, created) and the remaining fields
+// under spec. Values keep their YAML type: a quoted "false" is text, not a
+// boolean. Unknown keys, keys given twice, anchors, aliases, tags and a
+// second document are problems with their line; a file that is not YAML at
+// all is reported alone (Raw.Unreadable).
 func FromYAML(s *schema.RequestSchema, data []byte, filename string) (Raw, Problems) {
 	raw := newRaw(SourceFile)
 	var probs Problems
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return raw, Problems{{Message: fmt.Sprintf("%s is not valid YAML: %v", filename, err), Severity: Error}}
+	top, issues, err := yamlstrict.Parse(data, yamlstrict.Options{})
+	if err != nil {
+		se := err.(*yamlstrict.SyntaxError)
+		where := filename
+		if se.Line > 0 {
+			where = fmt.Sprintf("%s:%d", filename, se.Line)
+		}
+		raw.Unreadable = &Problem{Message: fmt.Sprintf("%s is not valid YAML: %s", filename, se.Message), Origin: where, Severity: Error}
+		return raw, nil
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return raw, Problems{{Message: filename + " must be a mapping (id, environment, ..., spec)", Severity: Error}}
+	for _, is := range issues {
+		probs = append(probs, Problem{Message: is.Message, Origin: fmt.Sprintf("%s:%d", filename, is.Line), Severity: Error})
 	}
-	top := doc.Content[0]
+	if top == nil || top.Kind != yaml.MappingNode {
+		raw.Unreadable = &Problem{Message: filename + " must be a mapping (id, environment, owner, requester, metadata, spec)", Origin: filename, Severity: Error}
+		return raw, nil
+	}
 	at := func(n *yaml.Node, path string) string { return fmt.Sprintf("%s:%d %s", filename, n.Line, path) }
 	var spec, meta *yaml.Node
 	for i := 0; i+1 < len(top.Content); i += 2 {
@@ -162,47 +201,53 @@ func FromYAML(s *schema.RequestSchema, data []byte, filename string) (Raw, Probl
 			spec = v
 		case k == "metadata":
 			meta = v
+		case k == "status":
+			raw.Status = scalarText(v)
 		case contains(contractTopLevel, k):
-			setYAML(raw, k, v, at(v, k))
+			setYAML(raw, k, k, v, at(v, k))
 		case s.Fields[k] != nil:
-			probs = append(probs, Problem{Field: k, Message: "belongs under spec:", Severity: Error, Origin: at(v, k)})
+			probs = append(probs, Problem{Field: k, Name: k, Message: "belongs under spec:", Severity: Error, Origin: at(v, k)})
 		default:
-			probs = append(probs, Problem{Field: k, Message: "is not a field of " + s.ID, Severity: Error, Origin: at(v, k)})
+			probs = append(probs, Problem{Field: k, Name: k, Message: "is not a key of an " + s.ID + " file (id, service, environment, owner, requester, status, metadata, spec)" + suggest(s, k), Severity: Error, Origin: at(v, k)})
 		}
 	}
 	if meta != nil {
 		if meta.Kind != yaml.MappingNode {
-			probs = append(probs, Problem{Field: "metadata", Message: "must be a mapping", Severity: Error, Origin: at(meta, "metadata")})
+			probs = append(probs, Problem{Field: "metadata", Name: "metadata", Message: "must be a mapping", Severity: Error, Origin: at(meta, "metadata")})
 		} else {
 			for i := 0; i+1 < len(meta.Content); i += 2 {
 				k, v := meta.Content[i].Value, meta.Content[i+1]
 				switch {
 				case k == "title":
-					raw.Title = v.Value
+					raw.Title = scalarText(v)
 				case k == "description":
-					raw.Description = v.Value
+					raw.Description = scalarText(v)
+				case k == "created":
+					raw.Created = scalarText(v)
 				case contains(contractTopLevel, k):
 					if _, set := raw.Values[k]; !set {
-						setYAML(raw, k, v, at(v, "metadata."+k))
+						setYAML(raw, k, "metadata."+k, v, at(v, "metadata."+k))
 					}
+				default:
+					probs = append(probs, Problem{Name: "metadata." + k, Message: "is not a metadata key (" + strings.Join(append(slicesClone(contractMetadata), contractTopLevel...), ", ") + ")", Severity: Error, Origin: at(v, "metadata."+k)})
 				}
 			}
 		}
 	}
 	if spec != nil {
 		if spec.Kind != yaml.MappingNode {
-			probs = append(probs, Problem{Field: "spec", Message: "must be a mapping of request fields", Severity: Error, Origin: at(spec, "spec")})
+			probs = append(probs, Problem{Field: "spec", Name: "spec", Message: "must be a mapping of request fields", Severity: Error, Origin: at(spec, "spec")})
 		} else {
 			for i := 0; i+1 < len(spec.Content); i += 2 {
 				k, v := spec.Content[i].Value, spec.Content[i+1]
 				f := s.Fields[k]
 				switch {
 				case f == nil:
-					probs = append(probs, Problem{Field: "spec." + k, Message: "is not a field of " + s.ID + suggest(s, k), Severity: Error, Origin: at(v, "spec."+k)})
+					probs = append(probs, Problem{Field: "spec." + k, Name: "spec." + k, Message: "is not a field of " + s.ID + suggest(s, k), Severity: Error, Origin: at(v, "spec."+k)})
 				case contains(contractTopLevel, k):
-					probs = append(probs, Problem{Field: k, Message: "belongs at the top level, not under spec:", Severity: Error, Origin: at(v, "spec."+k)})
+					probs = append(probs, Problem{Field: k, Name: "spec." + k, Message: "belongs at the top level, not under spec:", Severity: Error, Origin: at(v, "spec."+k)})
 				default:
-					setYAML(raw, k, v, at(v, "spec."+k))
+					setYAML(raw, k, "spec."+k, v, at(v, "spec."+k))
 				}
 			}
 		}
@@ -210,19 +255,36 @@ func FromYAML(s *schema.RequestSchema, data []byte, filename string) (Raw, Probl
 	return raw, probs
 }
 
-func setYAML(raw Raw, field string, n *yaml.Node, origin string) {
-	v := RawValue{Text: n.Value, Origin: origin}
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+func scalarText(n *yaml.Node) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return ""
+	}
+	return n.Value
+}
+
+func setYAML(raw Raw, field, name string, n *yaml.Node, origin string) {
+	v := RawValue{Text: n.Value, Origin: origin, Name: name}
 	switch {
+	case n.Kind == yaml.SequenceNode:
+		v.Kind, v.Text = KindList, "a list"
+	case n.Kind == yaml.MappingNode:
+		v.Kind, v.Text = KindMap, "a mapping"
 	case n.Kind != yaml.ScalarNode:
 		v.Kind = KindOther
 	case n.Tag == "!!null":
 		return
 	case n.Tag == "!!int":
 		v.Kind = KindInt
+	case n.Tag == "!!float":
+		v.Kind = KindFloat
 	case n.Tag == "!!bool":
 		v.Kind = KindBool
-	case n.Tag == "!!str":
+	case n.Tag == "!!str" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
 		v.Kind = KindString
+	case n.Tag == "!!str":
+		v.Kind = KindText // plain text such as `small` or `yes`
 	default:
 		v.Kind = KindOther
 	}
@@ -233,7 +295,7 @@ func setYAML(raw Raw, field string, n *yaml.Node, origin string) {
 func FromFlags(values map[string]string) Raw {
 	raw := newRaw(SourceFlags)
 	for k, v := range values {
-		raw.Set(k, RawValue{Text: strings.TrimSpace(v), Kind: KindText, Origin: "flag --" + k})
+		raw.Set(k, RawValue{Text: strings.TrimSpace(v), Kind: KindText, Origin: "flag --" + FlagName(k), Name: "--" + FlagName(k)})
 	}
 	return raw
 }

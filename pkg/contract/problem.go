@@ -18,6 +18,7 @@ const (
 // the rule it broke in words a requester understands.
 type Problem struct {
 	Field    string // canonical field name, "" for the request as a whole
+	Name     string // the field as the requester knows it on this surface ("" for Field)
 	Label    string // the field's form label, when it has one
 	Value    string // the offending value as written ("" when missing)
 	Message  string // the rule, as a sentence fragment: `must be one of: dev, test`
@@ -29,7 +30,11 @@ type Problem struct {
 // String renders a problem on one line: `databaseName: "Orders" must be ...`.
 func (p Problem) String() string {
 	var b strings.Builder
-	if p.Field != "" {
+	switch {
+	case p.Name != "":
+		b.WriteString(p.Name)
+		b.WriteString(": ")
+	case p.Field != "":
 		b.WriteString(p.Field)
 		b.WriteString(": ")
 	}

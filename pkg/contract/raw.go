@@ -30,6 +30,12 @@ const (
 	KindBool
 	// KindOther is any other typed value (a float, a list, a mapping).
 	KindOther
+	// KindFloat is a typed number with a fraction (7.5, 7.0).
+	KindFloat
+	// KindList is a list.
+	KindList
+	// KindMap is a mapping (an object).
+	KindMap
 )
 
 func (k Kind) String() string {
@@ -39,7 +45,13 @@ func (k Kind) String() string {
 	case KindInt:
 		return "a number"
 	case KindBool:
-		return "a boolean"
+		return "true or false"
+	case KindFloat:
+		return "a number with a fraction"
+	case KindList:
+		return "a list"
+	case KindMap:
+		return "a mapping"
 	case KindOther:
 		return "a structured value"
 	}
@@ -51,6 +63,9 @@ type RawValue struct {
 	Text   string // the value as written
 	Kind   Kind
 	Origin string // where it was read: `input "database_name"`, `section "Database name"`, `spec.databaseName`, line numbers
+	// Name is the field as the requester wrote it on this surface:
+	// database_name, "Database name", spec.databaseName, --database-name.
+	Name string
 }
 
 // Raw is a request as received: canonical field name (as in the schema) to
@@ -62,6 +77,13 @@ type Raw struct {
 	// metadata block, an issue title); they are not validated fields.
 	Title       string
 	Description string
+	// Status and Created are a contract file's status and metadata.created
+	// ("" when absent); they are records, not request fields.
+	Status  string
+	Created string
+	// Unreadable is set when the source could not be read at all (a YAML
+	// syntax error): Validate then reports that problem alone.
+	Unreadable *Problem
 }
 
 func newRaw(src Source) Raw { return Raw{Source: src, Values: map[string]RawValue{}} }

@@ -2,7 +2,7 @@ package contract
 
 import (
 	"fmt"
-	"slices"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -10,30 +10,31 @@ import (
 )
 
 // Validate turns a raw request into a typed one, applying the schema's
-// defaults, types, patterns, enums, ranges and conditional rules. It returns
-// every problem at once; the request is nil when any problem is an error.
-// Fields marked derived (the request id) may be absent: rdsbot assigns them.
+// defaults (those that depend on other fields included), types, patterns,
+// enums, ranges, reserved names and conditional rules. It returns every
+// problem at once, each naming the field as the requester wrote it on that
+// surface; the request is nil when any problem is an error. Fields marked
+// derived (the request id) may be absent: rdsbot assigns them. A raw
+// request that could not be read (Raw.Unreadable) gives that one problem.
 func Validate(set *schema.Set, raw Raw) (*Request, Problems) {
+	if raw.Unreadable != nil {
+		return nil, Problems{*raw.Unreadable}
+	}
 	s := set.Request
+	name := namer(s, raw)
 	var probs Problems
-	vals := map[string]schema.Value{}
-	given := map[string]bool{}
+	given := map[string]schema.Value{}
 	invalid := map[string]bool{}
 	for _, key := range sortedKeys(raw.Values) {
 		if s.Fields[key] == nil {
-			probs = append(probs, Problem{Field: key, Value: raw.Values[key].Text, Message: "is not a field of " + s.ID, Severity: Error, Origin: raw.Values[key].Origin})
+			rv := raw.Values[key]
+			probs = append(probs, Problem{Field: key, Name: rv.Name, Value: rv.Text, Message: "is not a field of " + s.ID, Severity: Error, Origin: rv.Origin})
 		}
 	}
-	for _, name := range s.FieldNames() {
-		f := s.Fields[name]
-		rv, ok := raw.Values[name]
+	for _, fname := range s.FieldNames() {
+		f := s.Fields[fname]
+		rv, ok := raw.Values[fname]
 		if !ok {
-			switch {
-			case f.Default != nil:
-				vals[name] = *f.Default
-			case f.Required && !f.Derived:
-				probs = append(probs, Problem{Field: name, Label: f.Label, Message: "is required" + hint(f), Severity: Error})
-			}
 			continue
 		}
 		v, msg := convert(f, rv)
@@ -41,20 +42,60 @@ func Validate(set *schema.Set, raw Raw) (*Request, Problems) {
 			msg = f.Check(v)
 		}
 		if msg != "" {
-			probs = append(probs, Problem{Field: name, Label: f.Label, Value: rv.Text, Message: msg, Severity: Error, Origin: rv.Origin})
-			invalid[name] = true
+			probs = append(probs, Problem{Field: fname, Name: name(fname), Label: f.Label, Value: rv.Text, Message: msg, Severity: Error, Origin: rv.Origin})
+			invalid[fname] = true
 			continue
 		}
-		vals[name] = v
-		given[name] = true
+		given[fname] = v
+	}
+	vals, from := s.Resolve(given)
+	for _, fname := range s.FieldNames() {
+		f := s.Fields[fname]
+		if _, ok := vals[fname]; !ok && !invalid[fname] && f.Required && !f.Derived {
+			probs = append(probs, Problem{Field: fname, Name: name(fname), Label: f.Label, Message: "is required" + hint(f), Severity: Error})
+		}
+	}
+	env := vals["environment"].Str
+	for _, fname := range s.FieldNames() {
+		f := s.Fields[fname]
+		v, ok := vals[fname]
+		if f.Reserved == "" || !ok || invalid[fname] {
+			continue
+		}
+		if why, reserved := set.Reserved.Check(f.Reserved, env, v.Str); reserved {
+			rv := raw.Values[fname]
+			probs = append(probs, Problem{Field: fname, Name: name(fname), Label: f.Label, Value: v.Str, Severity: Error, Origin: rv.Origin,
+				Message: fmt.Sprintf("is reserved: %s; choose another name", why)})
+			invalid[fname] = true
+		}
 	}
 	for _, r := range s.Rules {
 		if invalid[r.When.Field] || invalid[r.Then.Field] || invalid[r.Then.GreaterThanField] {
 			continue // the value's own problem is already reported
 		}
-		if p, ok := evalRule(s, r, vals, given, raw); ok {
-			probs = append(probs, p)
+		bad, detail := r.Violated(s, vals, name)
+		if !bad {
+			continue
 		}
+		f := s.Fields[r.Then.Field]
+		p := Problem{Field: r.Then.Field, Name: name(r.Then.Field), Label: f.Label, Rule: r.Name, Severity: Error, Message: r.Message}
+		if !r.IsError() {
+			p.Severity = Warning
+		}
+		if _, ok := given[r.Then.Field]; ok {
+			p.Value = raw.Values[r.Then.Field].Text
+			p.Origin = raw.Values[r.Then.Field].Origin
+		}
+		if detail != "" {
+			p.Message += " (" + detail + ")"
+		}
+		if src, ok := from[r.Then.Field]; ok && p.Value == "" && (r.Then.Required == nil && r.Then.Recommended == nil) {
+			p.Message += "; the default is " + vals[r.Then.Field].Text(f.Type)
+			if src != schema.FromDefault {
+				p.Message += " (" + src + ")"
+			}
+		}
+		probs = append(probs, p)
 	}
 	if probs.Err() != nil {
 		return nil, probs
@@ -72,26 +113,41 @@ func hint(f *schema.Field) string {
 	return ""
 }
 
+var decimal = regexp.MustCompile(`^[+-]?[0-9]+(\.0+)?$`)
+
 // convert applies the field's type to a raw value. Text converts leniently
-// ("20", "true"); typed values must already have the right type.
+// ("20", "7.0", "true", "yes"); typed values must already have the right
+// type. Messages say what was expected in a requester's words.
 func convert(f *schema.Field, rv RawValue) (schema.Value, string) {
 	switch f.Type {
 	case schema.TypeInteger:
 		switch rv.Kind {
-		case KindInt:
-		case KindText:
-		default:
-			return schema.Value{}, fmt.Sprintf("must be a whole number, not %s", rv.Kind)
+		case KindInt, KindText, KindFloat:
+			if !decimal.MatchString(rv.Text) {
+				switch {
+				case rv.Kind == KindFloat:
+					return schema.Value{}, "must be a whole number, not a fraction"
+				case rv.Kind == KindInt:
+					return schema.Value{}, "must be a whole number written in plain digits, such as 20"
+				}
+				return schema.Value{}, "must be a whole number, such as 20"
+			}
+			i, err := strconv.Atoi(strings.SplitN(rv.Text, ".", 2)[0])
+			if err != nil {
+				return schema.Value{}, "must be a whole number that fits in an int"
+			}
+			return schema.Value{Int: i}, ""
+		case KindString:
+			if decimal.MatchString(rv.Text) {
+				return schema.Value{}, "must be a whole number; it is written in quotes, which makes it text: remove the quotes"
+			}
+			return schema.Value{}, "must be a whole number, such as 20"
 		}
-		i, err := strconv.Atoi(rv.Text)
-		if err != nil {
-			return schema.Value{}, "must be a whole number"
-		}
-		return schema.Value{Int: i}, ""
+		return schema.Value{}, fmt.Sprintf("must be a whole number, not %s", rv.Kind)
 	case schema.TypeBoolean:
 		switch rv.Kind {
 		case KindBool:
-			return schema.Value{Bool: rv.Text == "true" || rv.Text == "True" || rv.Text == "TRUE"}, ""
+			return schema.Value{Bool: strings.EqualFold(rv.Text, "true")}, ""
 		case KindText:
 			switch strings.ToLower(rv.Text) {
 			case "true", "yes":
@@ -100,94 +156,24 @@ func convert(f *schema.Field, rv RawValue) (schema.Value, string) {
 				return schema.Value{Bool: false}, ""
 			}
 			return schema.Value{}, "must be true or false"
+		case KindString:
+			switch strings.ToLower(rv.Text) {
+			case "true", "false", "yes", "no":
+				return schema.Value{}, "must be true or false; it is written in quotes, which makes it text: remove the quotes"
+			}
+			return schema.Value{}, "must be true or false"
 		}
 		return schema.Value{}, fmt.Sprintf("must be true or false, not %s", rv.Kind)
 	default:
-		if rv.Kind == KindOther {
-			return schema.Value{}, "must be a single value"
+		switch rv.Kind {
+		case KindList, KindMap, KindOther:
+			return schema.Value{}, fmt.Sprintf("must be a single value, not %s", rv.Kind)
+		case KindInt, KindFloat, KindBool:
+			return schema.Value{}, fmt.Sprintf("must be text, not %s; put %s in quotes if you mean it as text", rv.Kind, rv.Text)
 		}
 		if strings.ContainsAny(rv.Text, "\r\n") {
 			return schema.Value{}, "must be on one line"
 		}
 		return schema.Value{Str: rv.Text}, ""
 	}
-}
-
-func text(s *schema.RequestSchema, vals map[string]schema.Value, name string) (string, bool) {
-	v, ok := vals[name]
-	if !ok {
-		return "", false
-	}
-	return v.Text(s.Fields[name].Type), true
-}
-
-// evalRule evaluates one conditional rule generically. It reports a problem
-// when the rule's condition holds and its constraint does not.
-func evalRule(s *schema.RequestSchema, r schema.ConditionalRule, vals map[string]schema.Value, given map[string]bool, raw Raw) (Problem, bool) {
-	whenText, whenSet := text(s, vals, r.When.Field)
-	switch {
-	case r.When.Equals != nil:
-		if !whenSet || whenText != *r.When.Equals {
-			return Problem{}, false
-		}
-	case r.When.In != nil:
-		if !whenSet || !slices.Contains(r.When.In, whenText) {
-			return Problem{}, false
-		}
-	case r.When.Defined != nil:
-		if whenSet != *r.When.Defined {
-			return Problem{}, false
-		}
-	}
-	field := s.Fields[r.Then.Field]
-	v, set := vals[r.Then.Field]
-	if !set && field.Type != schema.TypeBoolean && r.Then.Required == nil && r.Then.Recommended == nil {
-		// Another problem already reports the missing or invalid value.
-		return Problem{}, false
-	}
-	cur := v.Text(field.Type)
-	sev := Error
-	if r.Severity == schema.SeverityWarning {
-		sev = Warning
-	}
-	p := Problem{Field: r.Then.Field, Label: field.Label, Rule: r.Name, Severity: sev}
-	if given[r.Then.Field] {
-		p.Value = cur
-		p.Origin = raw.Values[r.Then.Field].Origin
-	}
-	fail := func(detail string) (Problem, bool) {
-		p.Message = r.Message
-		if detail != "" {
-			p.Message += " (" + detail + ")"
-		}
-		if !given[r.Then.Field] && set {
-			p.Message += fmt.Sprintf("; the default is %s", cur)
-		}
-		return p, true
-	}
-	c := r.Then
-	switch {
-	case c.Equals != nil && cur != *c.Equals:
-		return fail(fmt.Sprintf("%s must be %s when %s is %s", c.Field, *c.Equals, r.When.Field, whenText))
-	case c.In != nil && !slices.Contains(c.In, cur):
-		return fail(fmt.Sprintf("allowed when %s is %s: %s", r.When.Field, whenText, strings.Join(c.In, ", ")))
-	case c.Minimum != nil && set && v.Int < *c.Minimum:
-		return fail(fmt.Sprintf("%s must be at least %d when %s is %s", c.Field, *c.Minimum, r.When.Field, whenText))
-	case c.Maximum != nil && set && v.Int > *c.Maximum:
-		return fail(fmt.Sprintf("%s must be at most %d when %s is %s", c.Field, *c.Maximum, r.When.Field, whenText))
-	case c.GreaterThanField != "":
-		other, ok := vals[c.GreaterThanField]
-		if ok && set && v.Int <= other.Int {
-			return fail(fmt.Sprintf("%s is %d and %s is %d", c.Field, v.Int, c.GreaterThanField, other.Int))
-		}
-	case c.Required != nil && *c.Required && !set:
-		p.Message = r.Message
-		return p, true
-	case c.Recommended != nil && *c.Recommended:
-		if !set || (field.Type == schema.TypeBoolean && !v.Bool) || (field.Type == schema.TypeString && v.Str == "") {
-			p.Message = r.Message
-			return p, true
-		}
-	}
-	return Problem{}, false
 }

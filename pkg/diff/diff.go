@@ -1,17 +1,28 @@
 // Package diff renders unified diffs of text files, as `git diff` shows
 // them, for dry runs and for the plan a bot comment shows.
+//
+// The edit script comes from github.com/aymanbagabas/go-udiff/lcs, an
+// exported copy of the Myers implementation in golang.org/x/tools (the one
+// gopls uses). It searches from both ends at once with a bounded edit
+// distance, so its memory is linear in the input whatever the files hold:
+// two files of 4,000 changed lines each need a few MiB, where keeping every
+// V array of the textbook algorithm took 1 GiB. Beyond that bound (about a
+// hundred separate changes) the script is still correct, just not always
+// the shortest one. go-udiff's own renderer is not used: it counts lines
+// from the start of the file again for every change, which is quadratic in
+// the number of changes; the hunks here are cut straight from the script.
 package diff
 
 import (
-	"fmt"
+	"bytes"
+	"strconv"
 	"strings"
+
+	"github.com/aymanbagabas/go-udiff/lcs"
 )
 
-// op is one line of an edit script.
-type op struct {
-	kind byte // ' ', '-', '+'
-	text string
-}
+// contextLines is the number of unchanged lines around each change.
+const contextLines = 3
 
 // splitLines splits text into lines, keeping a final line without newline.
 func splitLines(s string) []string {
@@ -25,157 +36,89 @@ func splitLines(s string) []string {
 	return lines
 }
 
-// edits computes a shortest edit script from a to b with Myers' O(ND)
-// algorithm, keeping every V array to walk the path back.
-func edits(a, b []string) []op {
-	n, m := len(a), len(b)
-	max := n + m
-	if max == 0 {
-		return nil
-	}
-	offset := max
-	v := make([]int, 2*max+2)
-	var trace [][]int
-	for d := 0; d <= max; d++ {
-		snapshot := make([]int, len(v))
-		copy(snapshot, v)
-		trace = append(trace, snapshot)
-		for k := -d; k <= d; k += 2 {
-			var x int
-			if k == -d || (k != d && v[offset+k-1] < v[offset+k+1]) {
-				x = v[offset+k+1]
-			} else {
-				x = v[offset+k-1] + 1
-			}
-			y := x - k
-			for x < n && y < m && a[x] == b[y] {
-				x++
-				y++
-			}
-			v[offset+k] = x
-			if x >= n && y >= m {
-				return backtrack(a, b, trace, d, offset)
-			}
-		}
-	}
-	return nil
-}
-
-func backtrack(a, b []string, trace [][]int, d, offset int) []op {
-	x, y := len(a), len(b)
-	var rev []op
-	for ; d > 0; d-- {
-		v := trace[d]
-		k := x - y
-		var prevK int
-		if k == -d || (k != d && v[offset+k-1] < v[offset+k+1]) {
-			prevK = k + 1
-		} else {
-			prevK = k - 1
-		}
-		prevX := v[offset+prevK]
-		prevY := prevX - prevK
-		for x > prevX && y > prevY {
-			x--
-			y--
-			rev = append(rev, op{' ', a[x]})
-		}
-		if x == prevX {
-			y--
-			rev = append(rev, op{'+', b[y]})
-		} else {
-			x--
-			rev = append(rev, op{'-', a[x]})
-		}
-	}
-	for x > 0 && y > 0 {
-		x--
-		y--
-		rev = append(rev, op{' ', a[x]})
-	}
-	out := make([]op, len(rev))
-	for i := range rev {
-		out[i] = rev[len(rev)-1-i]
-	}
-	return out
-}
-
 // Unified returns the unified diff of old and new with three lines of
 // context, or "" when they are equal. A nil old means a new file.
 func Unified(path string, old, new []byte) string {
-	if string(old) == string(new) && old != nil {
+	if old != nil && bytes.Equal(old, new) {
 		return ""
 	}
 	a, b := splitLines(string(old)), splitLines(string(new))
-	script := edits(a, b)
+	edits := slideDown(lcs.DiffLines(a, b), a, b)
 	var out strings.Builder
 	from := "a/" + path
 	if old == nil {
 		from = "/dev/null"
 	}
-	fmt.Fprintf(&out, "--- %s\n+++ b/%s\n", from, path)
-	const context = 3
-	// Walk the script, grouping changes that lie within 2*context lines.
-	i := 0
-	ai, bi := 0, 0 // line index in a and b at script position i
-	type pos struct{ a, b int }
-	positions := make([]pos, len(script)+1)
-	for j, o := range script {
-		positions[j] = pos{ai, bi}
-		switch o.kind {
-		case ' ':
-			ai++
-			bi++
-		case '-':
-			ai++
-		case '+':
-			bi++
+	out.WriteString("--- " + from + "\n+++ b/" + path + "\n")
+	for i := 0; i < len(edits); {
+		// A hunk takes every following change less than two contexts away.
+		j := i + 1
+		for j < len(edits) && edits[j].Start-edits[j-1].End <= 2*contextLines {
+			j++
 		}
-	}
-	positions[len(script)] = pos{ai, bi}
-	for i < len(script) {
-		if script[i].kind == ' ' {
-			i++
-			continue
+		first, last := edits[i], edits[j-1]
+		sa := max(first.Start-contextLines, 0)
+		ea := min(last.End+contextLines, len(a))
+		sb := first.ReplStart - (first.Start - sa)
+		eb := last.ReplEnd + (ea - last.End)
+		out.WriteString("@@ -" + rangeOf(sa, ea-sa) + " +" + rangeOf(sb, eb-sb) + " @@\n")
+		pos := sa
+		for _, e := range edits[i:j] {
+			writeLines(&out, ' ', a[pos:e.Start])
+			writeLines(&out, '-', a[e.Start:e.End])
+			writeLines(&out, '+', b[e.ReplStart:e.ReplEnd])
+			pos = e.End
 		}
-		start := max(i-context, 0)
-		end := i
-		for end < len(script) {
-			if script[end].kind != ' ' {
-				end++
-				continue
-			}
-			run := end
-			for run < len(script) && script[run].kind == ' ' {
-				run++
-			}
-			if run == len(script) || run-end > 2*context {
-				end = min(end+context, run)
-				break
-			}
-			end = run
-		}
-		sa, sb := positions[start].a, positions[start].b
-		ea, eb := positions[end].a, positions[end].b
-		fmt.Fprintf(&out, "@@ -%s +%s @@\n", rangeOf(sa, ea-sa), rangeOf(sb, eb-sb))
-		for _, o := range script[start:end] {
-			out.WriteByte(o.kind)
-			out.WriteString(o.text)
-			if !strings.HasSuffix(o.text, "\n") {
-				out.WriteString("\n\\ No newline at end of file\n")
-			}
-		}
-		i = end
+		writeLines(&out, ' ', a[pos:ea])
+		i = j
 	}
 	return out.String()
 }
 
+// slideDown moves each pure insertion or deletion as far down as the lines
+// around it allow, as git does: a block added after "  }" that itself ends
+// in "  }" could be shown from either brace, and git shows the new entry
+// whole. The script stays equivalent; only the choice among equally short
+// ones changes.
+func slideDown(edits []lcs.Diff, a, b []string) []lcs.Diff {
+	for i := range edits {
+		e := &edits[i]
+		limit := len(a) // the next change's start: a slide never crosses it
+		if i+1 < len(edits) {
+			limit = edits[i+1].Start
+		}
+		switch {
+		case e.Start == e.End: // insertion of b[ReplStart:ReplEnd] before a[Start]
+			for e.Start < limit && e.ReplEnd < len(b) && b[e.ReplStart] == b[e.ReplEnd] {
+				e.Start, e.End, e.ReplStart, e.ReplEnd = e.Start+1, e.End+1, e.ReplStart+1, e.ReplEnd+1
+			}
+		case e.ReplStart == e.ReplEnd: // deletion of a[Start:End]
+			for e.End < limit && a[e.Start] == a[e.End] {
+				e.Start, e.End, e.ReplStart, e.ReplEnd = e.Start+1, e.End+1, e.ReplStart+1, e.ReplEnd+1
+			}
+		}
+	}
+	return edits
+}
+
+func writeLines(out *strings.Builder, kind byte, lines []string) {
+	for _, l := range lines {
+		out.WriteByte(kind)
+		out.WriteString(l)
+		if !strings.HasSuffix(l, "\n") {
+			out.WriteString("\n\\ No newline at end of file\n")
+		}
+	}
+}
+
+// rangeOf is a hunk range as git writes it: "start,count", the count
+// left out when it is 1, and an empty range named by the line before it.
 func rangeOf(start, n int) string {
-	if n == 0 {
-		return fmt.Sprintf("%d,0", start)
+	switch n {
+	case 0:
+		return strconv.Itoa(start) + ",0"
+	case 1:
+		return strconv.Itoa(start + 1)
 	}
-	if n == 1 {
-		return fmt.Sprintf("%d", start+1)
-	}
-	return fmt.Sprintf("%d,%d", start+1, n)
+	return strconv.Itoa(start+1) + "," + strconv.Itoa(n)
 }

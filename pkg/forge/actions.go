@@ -2,7 +2,10 @@ package forge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -41,6 +44,9 @@ type WorkflowRun struct {
 	HeadSHA      string
 	Actor        string
 	URL          string // html
+	WorkflowID   int64
+	Path         string // the workflow file (.github/workflows/x.yml); set from webhooks only
+	Attempt      int    // run_attempt: 1, then one more per re-run
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -48,7 +54,7 @@ type WorkflowRun struct {
 func runOf(r *github.WorkflowRun) WorkflowRun {
 	return WorkflowRun{ID: r.GetID(), Name: r.GetName(), DisplayTitle: r.GetDisplayTitle(), Event: r.GetEvent(),
 		Status: r.GetStatus(), Conclusion: r.GetConclusion(), HeadBranch: r.GetHeadBranch(), HeadSHA: r.GetHeadSHA(),
-		Actor: r.GetActor().GetLogin(), URL: r.GetHTMLURL(), CreatedAt: r.GetCreatedAt().Time, UpdatedAt: r.GetUpdatedAt().Time}
+		Actor: r.GetActor().GetLogin(), URL: r.GetHTMLURL(), WorkflowID: r.GetWorkflowID(), Attempt: max(r.GetRunAttempt(), 1), CreatedAt: r.GetCreatedAt().Time, UpdatedAt: r.GetUpdatedAt().Time}
 }
 
 // RunFilter selects workflow runs.
@@ -111,4 +117,96 @@ func (c *Client) GetWorkflowRun(ctx context.Context, repo string, id int64) (*Wo
 	}
 	run := runOf(r)
 	return &run, nil
+}
+
+// The Actions routes this file calls that routes.go does not list, counted
+// under their templates like every other endpoint.
+func init() {
+	routeTemplates = append(routeTemplates, compileRoutes([]string{
+		"POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun",
+		"POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
+	})...)
+}
+
+// DispatchedRun is the run a dispatch started, as GitHub reports it.
+type DispatchedRun struct {
+	// ID is 0 when the server started a run without saying which: GitHub
+	// Enterprise Server versions without return_run_details answer 204.
+	ID      int64
+	RunURL  string // API
+	HTMLURL string
+}
+
+// DispatchWorkflowRun dispatches like DispatchWorkflow and asks GitHub for
+// the run it started (return_run_details, which go-github v60 does not
+// know, so the request is built here): GitHub answers 200 with
+// workflow_run_id, run_url and html_url. A server that ignores the
+// parameter answers 204 (ID 0: find the run another way); one that refuses
+// it answers 422 naming it, which starts nothing, so the dispatch is sent
+// once more without it (again ID 0).
+//
+// As DispatchWorkflow, it is not repeated blindly: an unknown outcome
+// wraps ErrUncertain.
+func (c *Client) DispatchWorkflowRun(ctx context.Context, repo, workflow, ref string, inputs map[string]any) (DispatchedRun, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return DispatchedRun{}, err
+	}
+	u := fmt.Sprintf("repos/%s/%s/actions/workflows/%s/dispatches", owner, name, url.PathEscape(workflow))
+	body := map[string]any{"ref": ref, "inputs": inputs, "return_run_details": true}
+	req, err := c.gh.NewRequest(http.MethodPost, u, body)
+	if err != nil {
+		return DispatchedRun{}, err
+	}
+	var out struct {
+		ID      int64  `json:"workflow_run_id"`
+		RunURL  string `json:"run_url"`
+		HTMLURL string `json:"html_url"`
+	}
+	_, err = c.gh.Do(notRepeatable(ctx), req, &out)
+	if ae := apiError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity && ae.has("return_run_details") {
+		return DispatchedRun{}, c.DispatchWorkflow(ctx, repo, workflow, ref, inputs)
+	}
+	if uncertain(ctx, err) {
+		return DispatchedRun{}, fmt.Errorf("forge: dispatch %s at %s: %w: %w", workflow, ref, ErrUncertain, wrap("dispatch", err))
+	}
+	if err != nil {
+		return DispatchedRun{}, wrap(fmt.Sprintf("dispatch %s at %s in %s", workflow, ref, repo), err)
+	}
+	return DispatchedRun{ID: out.ID, RunURL: out.RunURL, HTMLURL: out.HTMLURL}, nil
+}
+
+// RerunWorkflow re-runs a completed run (all its jobs, or only the failed
+// ones): the same run id with the next run_attempt. Not repeated blindly: a
+// second re-run would be refused or start another attempt; an unknown
+// outcome wraps ErrUncertain (read the run's attempt to find out).
+func (c *Client) RerunWorkflow(ctx context.Context, repo string, id int64, failedOnly bool) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	if failedOnly {
+		_, err = c.gh.Actions.RerunFailedJobsByID(notRepeatable(ctx), owner, name, id)
+	} else {
+		_, err = c.gh.Actions.RerunWorkflowByID(notRepeatable(ctx), owner, name, id)
+	}
+	if uncertain(ctx, err) {
+		return fmt.Errorf("forge: re-run %d of %s: %w: %w", id, repo, ErrUncertain, wrap("re-run", err))
+	}
+	return wrap(fmt.Sprintf("re-run %d of %s", id, repo), err)
+}
+
+// RunFromEvent reads a workflow_run webhook payload: the repository
+// (owner/name), the action (requested, in_progress, completed) and the run.
+func RunFromEvent(payload []byte) (repo, action string, run WorkflowRun, err error) {
+	var ev github.WorkflowRunEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return "", "", WorkflowRun{}, fmt.Errorf("forge: workflow_run payload: %w", err)
+	}
+	if ev.WorkflowRun == nil || ev.GetRepo().GetFullName() == "" {
+		return "", "", WorkflowRun{}, fmt.Errorf("forge: workflow_run payload without a run or a repository")
+	}
+	run = runOf(ev.WorkflowRun)
+	run.Path = ev.GetWorkflow().GetPath()
+	return ev.GetRepo().GetFullName(), ev.GetAction(), run, nil
 }

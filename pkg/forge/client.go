@@ -13,6 +13,7 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/google/go-github/v60/github"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // Config configures an App (or a token client). Only AppID and PrivateKey
@@ -26,8 +27,15 @@ type Config struct {
 	AppID      int64
 	PrivateKey []byte
 	// BotLogin is the App's bot account ("rdsbot[bot]"); empty asks GitHub
-	// once (GET /app). Commits and comments by this login are the bot's own.
+	// once (GET /app). Comments, labels and pull requests GitHub shows as
+	// made by this login are the bot's own (commits are not: see Ledger).
 	BotLogin string
+	// Ledger records the commits the bot writes and is the only judge of
+	// whether a branch head is the bot's (see CommitLedger). It must be
+	// durable and shared by all replicas; nil is a MemoryLedger for this
+	// App alone, with a warning: after a restart the bot's earlier branches
+	// count as someone else's, so their requests stop until a person acts.
+	Ledger CommitLedger
 	// Transport is the HTTP transport under everything (default: a clone of
 	// http.DefaultTransport with more idle connections per host).
 	Transport http.RoundTripper
@@ -35,14 +43,19 @@ type Config struct {
 	Retry RetryPolicy
 	// Pacing bounds content-creating requests per installation; nil is
 	// DefaultPacing (GitHub's 80/minute and 500/hour), an empty non-nil
-	// slice turns pacing off.
+	// slice turns pacing off (the holds GitHub's refusals ask for stay).
 	Pacing []Window
-	// CacheBytes bounds the ETag cache of each installation client
-	// (default 16 MiB; negative disables it).
+	// CacheBytes bounds the ETag cache that all the App's installation
+	// clients share (default 16 MiB; negative disables it).
 	CacheBytes int64
-	// SnapshotBytes bounds the immutable blob cache of each installation
-	// client (default 64 MiB).
+	// SnapshotBytes bounds the cache of tree listings and blobs that all the
+	// App's installation clients share (default 64 MiB).
 	SnapshotBytes int64
+	// MaxInstallations bounds the installation clients an App keeps (default
+	// 256), least recently used out first: anyone can install a public App,
+	// so their number is not the operator's to bound. An evicted
+	// installation gets a new client (and token) when it is used again.
+	MaxInstallations int
 	// TeamTTL is how long a team membership answer is reused (default 1m;
 	// negative disables the cache).
 	TeamTTL time.Duration
@@ -75,6 +88,9 @@ func (c Config) withDefaults() Config {
 	if c.SnapshotBytes <= 0 {
 		c.SnapshotBytes = 64 << 20
 	}
+	if c.MaxInstallations <= 0 {
+		c.MaxInstallations = 256
+	}
 	if c.TeamTTL == 0 {
 		c.TeamTTL = time.Minute
 	}
@@ -87,6 +103,11 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Ledger == nil {
+		c.Logger.Warn("forge: no durable commit ledger configured; the bot's commits are remembered in memory only, " +
+			"so after a restart its earlier branches count as someone else's")
+		c.Ledger = NewMemoryLedger(0)
+	}
 	if c.UserAgent == "" {
 		c.UserAgent = "rdsbot"
 	}
@@ -94,18 +115,48 @@ func (c Config) withDefaults() Config {
 }
 
 // App is a GitHub App: it authenticates with its JWT and hands out one
-// Client per installation, cached for the life of the App (ghinstallation
-// refreshes installation tokens before they expire).
+// Client per installation, the Config.MaxInstallations most recently used
+// kept (ghinstallation refreshes installation tokens before they expire).
+// Its clients share one set of caches, each under one bound.
 type App struct {
 	cfg    Config
 	key    *rsa.PrivateKey
 	apiURL string // for ghinstallation; "" keeps its github.com default
 	jwt    *github.Client
+	caches *caches
 
 	mu       sync.Mutex
-	clients  map[int64]*Client
-	repoInst map[string]int64
+	clients  *simplelru.LRU[int64, *Client]
+	repoInst *simplelru.LRU[string, int64]
 	bot      string
+}
+
+// maxRepoInstallations bounds the remembered repository -> installation
+// lookups (repository names come from events).
+const maxRepoInstallations = 4096
+
+// caches are an App's memory, shared by its clients: every key starts with
+// the client's label, so no client reads what GitHub showed another.
+type caches struct {
+	etag   *etagStore // nil: disabled
+	snaps  *snapshotStore
+	teams  *teamCache
+	labels *labelMemo
+}
+
+func newCaches(cfg Config) *caches {
+	cs := &caches{snaps: newSnapshotStore(cfg.SnapshotBytes, sharedFetchTimeout(cfg.Retry)),
+		teams: newTeamCache(cfg.TeamTTL), labels: newLabelMemo()}
+	if cfg.CacheBytes > 0 {
+		cs.etag = newETagStore(cfg.CacheBytes)
+	}
+	return cs
+}
+
+// sharedFetchTimeout bounds a fetch that several callers share: every
+// attempt the retry policy allows, and a rate-limit wait.
+func sharedFetchTimeout(p RetryPolicy) time.Duration {
+	return time.Duration(p.MaxAttempts)*(p.AttemptTimeout+p.MaxDelay) + p.MaxWait
 }
 
 // NewApp prepares an App; it makes no request.
@@ -118,7 +169,9 @@ func NewApp(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forge: private key: %w", err)
 	}
-	a := &App{cfg: cfg, key: key, clients: map[int64]*Client{}, repoInst: map[string]int64{}, bot: cfg.BotLogin}
+	a := &App{cfg: cfg, key: key, caches: newCaches(cfg), bot: cfg.BotLogin}
+	a.clients, _ = simplelru.NewLRU(cfg.MaxInstallations, func(_ int64, c *Client) { cfg.Metrics.forget(c.label) })
+	a.repoInst, _ = simplelru.NewLRU[string, int64](maxRepoInstallations, nil)
 	tr := &transport{next: cfg.Transport, policy: cfg.Retry, metrics: cfg.Metrics, label: "app"}
 	atr := ghinstallation.NewAppsTransportFromPrivateKey(tr, cfg.AppID, key)
 	a.jwt, err = newGitHub(cfg, atr)
@@ -175,30 +228,26 @@ func (a *App) Installation(ctx context.Context, id int64) (*Client, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if c := a.clients[id]; c != nil {
+	if c, ok := a.clients.Get(id); ok {
 		return c, nil
 	}
 	label := fmt.Sprintf("installation:%d", id)
-	var p *pacer
-	if len(a.cfg.Pacing) > 0 {
-		p = newPacer(a.cfg.Pacing)
-	}
-	tr := &transport{next: a.cfg.Transport, policy: a.cfg.Retry, pacer: p, metrics: a.cfg.Metrics, label: label}
+	tr := &transport{next: a.cfg.Transport, policy: a.cfg.Retry, pacer: newPacer(a.cfg.Pacing), metrics: a.cfg.Metrics, label: label}
 	atr := ghinstallation.NewAppsTransportFromPrivateKey(tr, a.cfg.AppID, a.key)
 	atr.BaseURL = a.apiURL
 	itr := ghinstallation.NewFromAppsTransport(atr, id)
 	itr.BaseURL = a.apiURL
 	var rt http.RoundTripper = itr
-	if a.cfg.CacheBytes > 0 {
-		rt = newETagCache(itr, a.cfg.CacheBytes)
+	if a.caches.etag != nil {
+		rt = &etagCache{next: itr, store: a.caches.etag, prefix: label}
 	}
 	gh, err := newGitHub(a.cfg, rt)
 	if err != nil {
 		return nil, err
 	}
-	c := newClient(gh, a.cfg, bot, label)
+	c := newClient(gh, a.cfg, a.caches, bot, label)
 	c.appID, c.installation = a.cfg.AppID, id
-	a.clients[id] = c
+	a.clients.Add(id, c)
 	return c, nil
 }
 
@@ -211,7 +260,7 @@ func (a *App) ForRepo(ctx context.Context, repo string) (*Client, error) {
 	}
 	key := strings.ToLower(repo)
 	a.mu.Lock()
-	id, ok := a.repoInst[key]
+	id, ok := a.repoInst.Get(key)
 	a.mu.Unlock()
 	if !ok {
 		inst, _, err := a.jwt.Apps.FindRepositoryInstallation(ctx, owner, name)
@@ -220,7 +269,7 @@ func (a *App) ForRepo(ctx context.Context, repo string) (*Client, error) {
 		}
 		id = inst.GetID()
 		a.mu.Lock()
-		a.repoInst[key] = id
+		a.repoInst.Add(key, id)
 		a.mu.Unlock()
 	}
 	return a.Installation(ctx, id)
@@ -232,14 +281,11 @@ func (a *App) ForRepo(ctx context.Context, repo string) (*Client, error) {
 // under "token".
 func NewTokenClient(ctx context.Context, cfg Config, token string) (*Client, error) {
 	cfg = cfg.withDefaults()
-	var p *pacer
-	if len(cfg.Pacing) > 0 {
-		p = newPacer(cfg.Pacing)
-	}
-	tr := &transport{next: cfg.Transport, policy: cfg.Retry, pacer: p, metrics: cfg.Metrics, label: "token"}
+	tr := &transport{next: cfg.Transport, policy: cfg.Retry, pacer: newPacer(cfg.Pacing), metrics: cfg.Metrics, label: "token"}
+	cs := newCaches(cfg)
 	var rt http.RoundTripper = &tokenAuth{next: tr, token: token}
-	if cfg.CacheBytes > 0 {
-		rt = newETagCache(rt, cfg.CacheBytes)
+	if cs.etag != nil {
+		rt = &etagCache{next: rt, store: cs.etag, prefix: "token"}
 	}
 	gh, err := newGitHub(cfg, rt)
 	if err != nil {
@@ -253,7 +299,7 @@ func NewTokenClient(ctx context.Context, cfg Config, token string) (*Client, err
 		}
 		bot = u.GetLogin()
 	}
-	return newClient(gh, cfg, bot, "token"), nil
+	return newClient(gh, cfg, cs, bot, "token"), nil
 }
 
 type tokenAuth struct {
@@ -284,9 +330,9 @@ type Client struct {
 	locks  keyedMutex
 }
 
-func newClient(gh *github.Client, cfg Config, bot, label string) *Client {
+func newClient(gh *github.Client, cfg Config, cs *caches, bot, label string) *Client {
 	return &Client{gh: gh, cfg: cfg, bot: bot, label: label, log: cfg.Logger.With("github", label),
-		snaps: newSnapshotStore(cfg.SnapshotBytes), teams: newTeamCache(cfg.TeamTTL), labels: newLabelMemo()}
+		snaps: cs.snaps, teams: cs.teams, labels: cs.labels}
 }
 
 // GitHub is the underlying go-github client, for calls forge does not wrap.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -31,17 +32,26 @@ var (
 	// ErrBaseMoved: Propose re-read and re-planned its bounded number of
 	// times and the base or the branch moved every time.
 	ErrBaseMoved = errors.New("base or branch kept moving")
-	// ErrBranchNotOurs: the pull request branch's head was made by someone
-	// other than the bot, so the bot will not build on it. See BranchNotOursError.
-	ErrBranchNotOurs = errors.New("branch head was not made by the bot")
+	// ErrBranchNotOurs: the pull request branch holds what the bot did not
+	// write, so the bot will not build on it: ErrForeignChange or
+	// ErrBranchSquatted.
+	ErrBranchNotOurs = errors.New("branch is not the bot's")
+	// ErrForeignChange: commits the bot did not write were pushed to its
+	// pull request branch. See ForeignChangeError.
+	ErrForeignChange = errors.New("branch holds commits the bot did not write")
+	// ErrBranchSquatted: the request's branch, or a pull request from it, was
+	// made by someone else. See SquattedBranchError.
+	ErrBranchSquatted = errors.New("branch was made by someone else")
 	// ErrNotMergeable: 405 from a merge (conflicts, a required check missing).
 	ErrNotMergeable = errors.New("not mergeable")
 	// ErrForbidden: 403 that is not a rate limit (missing permission).
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthorized: 401 (bad or expired credentials).
 	ErrUnauthorized = errors.New("unauthorized")
-	// ErrRateLimited: the primary budget is spent, or a secondary limit asked
-	// for a longer wait than RetryPolicy.MaxWait (or than the context allows).
+	// ErrRateLimited: the primary budget is spent, or a secondary limit (or
+	// forge's pacing) asks for a longer wait than RetryPolicy.MaxWait or the
+	// context allows. The error is a *RateLimitError: its RetryAfter says
+	// how long to wait before trying again.
 	ErrRateLimited = errors.New("rate limited")
 	// ErrUncertain: a write that is not safe to repeat failed in a way that
 	// leaves its outcome unknown (5xx or timeout after sending). Operations
@@ -49,6 +59,78 @@ var (
 	// themselves; this error reaches the caller only where they cannot.
 	ErrUncertain = errors.New("outcome unknown")
 )
+
+// RateLimitError is returned when GitHub's rate limits, or forge's pacing
+// of them, ask for a longer wait than the request may take (more than
+// RetryPolicy.MaxWait in all, or past the context's deadline). Nothing was
+// done: the request was refused, or held back and never sent. It matches
+// ErrRateLimited. Callers that can wait, such as a job queue, read how long
+// through RetryAfter (any error implementing
+// interface{ RetryAfter() time.Duration }) and try again then, rather than
+// counting a failed attempt.
+type RateLimitError struct {
+	// Until is when a retry can succeed: from Retry-After, from
+	// X-RateLimit-Reset, or when forge's pacing frees a slot.
+	Until time.Time
+	// Primary: the installation's hourly budget is spent (otherwise a
+	// secondary limit or forge's pacing).
+	Primary bool
+	// Method and Path of the request; Status is GitHub's refusal (403 or
+	// 429), 0 when forge held the request back without sending it.
+	Method, Path string
+	Status       int
+	Message      string
+	// Err is go-github's error when the refusal reached it.
+	Err error
+}
+
+func (e *RateLimitError) Error() string {
+	what := "secondary rate limit"
+	if e.Primary {
+		what = "primary rate limit"
+	}
+	req := ""
+	if e.Method != "" {
+		req = e.Method + " " + e.Path + ": "
+	}
+	status := ""
+	if e.Status != 0 {
+		status = fmt.Sprintf("%d ", e.Status)
+	}
+	return fmt.Sprintf("%s%s%s: %s; retry after %s", req, status, what, e.Message, e.RetryAfter().Round(time.Second))
+}
+
+// RetryAfter is how long to wait before trying again: until Until, and at
+// least a second.
+func (e *RateLimitError) RetryAfter() time.Duration {
+	return max(time.Until(e.Until), time.Second)
+}
+
+// Is matches ErrRateLimited.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// rateLimitOf turns a rate-limit refusal that reached go-github (a
+// refusal GitHub sent, or one go-github made locally while a budget it saw
+// spent has not reset) into a *RateLimitError; nil for any other error.
+func rateLimitOf(ae *APIError) *RateLimitError {
+	if ae == nil || !ae.rateLimited() {
+		return nil
+	}
+	out := &RateLimitError{Method: ae.Method, Path: ae.Path, Status: ae.Status, Message: ae.Message, Err: ae}
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	switch {
+	case errors.As(ae.Err, &rl):
+		out.Primary, out.Until = true, rl.Rate.Reset.Time
+	case errors.As(ae.Err, &ab) && ab.RetryAfter != nil:
+		out.Until = time.Now().Add(*ab.RetryAfter)
+	default:
+		out.Until = time.Now().Add(time.Minute) // GitHub's advice without a header
+	}
+	return out
+}
 
 // IsNotFound reports whether err is a 404 (or wraps ErrNotFound).
 func IsNotFound(err error) bool {
@@ -169,6 +251,9 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	if ae := apiError(err); ae != nil {
+		if rl := rateLimitOf(ae); rl != nil {
+			return fmt.Errorf("forge: %s: %w", op, rl)
+		}
 		return fmt.Errorf("forge: %s: %w", op, ae)
 	}
 	return fmt.Errorf("forge: %s: %w", op, err)
@@ -177,8 +262,8 @@ func wrap(op string, err error) error {
 // uncertain reports whether a failed write may have been applied: a 5xx
 // answer, or a transport failure other than the caller's own cancellation.
 func uncertain(ctx context.Context, err error) bool {
-	if err == nil || ctx.Err() != nil {
-		return false
+	if err == nil || ctx.Err() != nil || errors.Is(err, ErrRateLimited) {
+		return false // a rate-limit refusal proves nothing was done
 	}
 	if ae := apiError(err); ae != nil {
 		return ae.Status >= 500

@@ -51,7 +51,8 @@ func unlimited(o *githubfake.Options, c *forge.Config) {
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	fo := githubfake.Options{SecondaryRetryAfter: time.Second}
-	cfg := forge.Config{Pacing: []forge.Window{}}
+	// One ledger for every App made from cfg: replicas share theirs.
+	cfg := forge.Config{Pacing: []forge.Window{}, Ledger: forge.NewMemoryLedger(0)}
 	fastRetries(&fo, &cfg)
 	for _, o := range opts {
 		o(&fo, &cfg)

@@ -41,7 +41,7 @@ func (a *App) Repositories(ctx context.Context) ([]InstalledRepo, error) {
 					full := r.GetFullName()
 					out = append(out, InstalledRepo{Installation: inst.GetID(), Repo: full})
 					a.mu.Lock()
-					a.repoInst[strings.ToLower(full)] = inst.GetID()
+					a.repoInst.Add(strings.ToLower(full), inst.GetID())
 					a.mu.Unlock()
 				}
 				if rresp.NextPage == 0 {

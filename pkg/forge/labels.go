@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // Label is a repository label.
@@ -21,7 +22,8 @@ type Label struct {
 
 // EnsureLabels creates the repository labels that do not exist yet (an
 // existing label is left as it is). Labels known to exist are remembered
-// for the life of the Client, so using them again costs nothing.
+// (for the most recently used repositories), so using them again costs
+// nothing.
 func (c *Client) EnsureLabels(ctx context.Context, repo string, labels ...Label) error {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
@@ -40,33 +42,43 @@ func (c *Client) ensureLabels(ctx context.Context, owner, name string, names []s
 }
 
 func (c *Client) ensure(ctx context.Context, owner, name string, labels []Label) error {
-	repo := strings.ToLower(owner + "/" + name)
+	repo := c.repoKey(owner, name)
 	if len(c.labels.unknown(repo, labels)) == 0 {
 		return nil
 	}
 	// One listing and one create per label, however many callers need them.
 	defer c.locks.lock("labels:" + repo)()
 	missing := c.labels.unknown(repo, labels)
-	if len(missing) > 0 && !c.labels.isLoaded(repo) {
-		opt := &github.ListOptions{PerPage: 100}
-		var names []string
-		for {
-			list, resp, err := c.gh.Issues.ListLabels(ctx, owner, name, opt)
-			if err != nil {
-				return wrap("list labels of "+repo, err)
-			}
-			for _, l := range list {
-				names = append(names, l.GetName())
-			}
-			if resp.NextPage == 0 {
-				break
-			}
-			opt.Page = resp.NextPage
+	if len(missing) == 0 {
+		return nil
+	}
+	// List until every missing label is found or the listing ends; only the
+	// labels asked about are remembered, not the repository's whole list.
+	want := map[string]bool{}
+	for _, l := range missing {
+		want[strings.ToLower(l.Name)] = true
+	}
+	opt := &github.ListOptions{PerPage: 100}
+	for len(want) > 0 {
+		list, resp, err := c.gh.Issues.ListLabels(ctx, owner, name, opt)
+		if err != nil {
+			return wrap(fmt.Sprintf("list labels of %s/%s", owner, name), err)
 		}
-		c.labels.loaded(repo, names)
-		missing = c.labels.unknown(repo, labels)
+		for _, l := range list {
+			if k := strings.ToLower(l.GetName()); want[k] {
+				c.labels.add(repo, k)
+				delete(want, k)
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opt.Page = resp.NextPage
 	}
 	for _, l := range missing {
+		if !want[strings.ToLower(l.Name)] {
+			continue
+		}
 		color := l.Color
 		if color == "" {
 			color = c.colorFor(l.Name)
@@ -77,7 +89,7 @@ func (c *Client) ensure(ctx context.Context, owner, name string, labels []Label)
 		}
 		_, _, err := c.gh.Issues.CreateLabel(ctx, owner, name, req)
 		if ae := apiError(err); err != nil && !(ae != nil && ae.Status == http.StatusUnprocessableEntity && ae.has("already_exists")) {
-			return wrap(fmt.Sprintf("create label %q in %s", l.Name, repo), err)
+			return wrap(fmt.Sprintf("create label %q in %s/%s", l.Name, owner, name), err)
 		}
 		c.labels.add(repo, l.Name)
 	}
@@ -134,25 +146,36 @@ func (c *Client) RemoveLabel(ctx context.Context, repo string, number int, label
 	return nil
 }
 
-// labelMemo remembers which repository labels exist.
+// labelMemo remembers which repository labels are known to exist: only
+// the labels forge was asked for, for the most recently used repositories,
+// so neither a repository with thousands of labels nor thousands of
+// repositories make it grow without bound.
 type labelMemo struct {
-	mu     sync.Mutex
-	known  map[string]map[string]bool // repo -> lower-case label
-	listed map[string]bool
+	mu    sync.Mutex
+	repos *simplelru.LRU[string, map[string]bool] // repo key -> lower-case label
 }
 
+// maxLabelRepos bounds the repositories remembered; maxLabelsPerRepo the
+// labels remembered for one (the bot uses a handful).
+const (
+	maxLabelRepos    = 1024
+	maxLabelsPerRepo = 256
+)
+
 func newLabelMemo() *labelMemo {
-	return &labelMemo{known: map[string]map[string]bool{}, listed: map[string]bool{}}
+	l, _ := simplelru.NewLRU[string, map[string]bool](maxLabelRepos, nil)
+	return &labelMemo{repos: l}
 }
 
 func (m *labelMemo) unknown(repo string, labels []Label) []Label {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	known, _ := m.repos.Get(repo)
 	var out []Label
 	seen := map[string]bool{}
 	for _, l := range labels {
 		k := strings.ToLower(l.Name)
-		if strings.TrimSpace(l.Name) == "" || m.known[repo][k] || seen[k] {
+		if strings.TrimSpace(l.Name) == "" || known[k] || seen[k] {
 			continue
 		}
 		seen[k] = true
@@ -161,26 +184,18 @@ func (m *labelMemo) unknown(repo string, labels []Label) []Label {
 	return out
 }
 
-func (m *labelMemo) isLoaded(repo string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.listed[repo]
-}
-
-func (m *labelMemo) loaded(repo string, names []string) {
-	m.mu.Lock()
-	m.listed[repo] = true
-	m.mu.Unlock()
-	m.add(repo, names...)
-}
-
 func (m *labelMemo) add(repo string, names ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.known[repo] == nil {
-		m.known[repo] = map[string]bool{}
+	known, ok := m.repos.Get(repo)
+	if !ok {
+		known = map[string]bool{}
+		m.repos.Add(repo, known)
 	}
 	for _, n := range names {
-		m.known[repo][strings.ToLower(n)] = true
+		if len(known) >= maxLabelsPerRepo {
+			return
+		}
+		known[strings.ToLower(n)] = true
 	}
 }

@@ -61,7 +61,9 @@ type MetricsSnapshot struct {
 	NotModified int64
 	// Retries counts repeated attempts by endpoint.
 	Retries map[string]int64
-	// PacerWait is the total time writes waited for the pacer; Paced counts them.
+	// PacerWait is the total time requests waited for the pacer (writes for
+	// a slot, every request while a rate limit held them back); Paced
+	// counts them.
 	PacerWait time.Duration
 	Paced     int64
 	// RateLimit is the last primary budget seen, by installation ("installation:42").
@@ -137,6 +139,14 @@ func (m *Metrics) observeRate(label string, h http.Header) (RateState, bool) {
 	defer m.mu.Unlock()
 	m.rate[label] = st
 	return st, true
+}
+
+// forget drops the rate-limit state of a client the App no longer keeps,
+// so the map follows the live installations rather than every one seen.
+func (m *Metrics) forget(label string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.rate, label)
 }
 
 // Snapshot copies the counters.

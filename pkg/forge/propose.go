@@ -65,30 +65,84 @@ func (r *Result) Changed() bool {
 	return r.Commit != "" || r.PRCreated || r.PREdited || len(r.LabelsAdded) > 0 || len(r.LabelsRemoved) > 0
 }
 
-// BranchNotOursError is returned when the pull request branch's head was
-// made by someone else and does not already hold the change set: the bot
-// does not build on (or overwrite) another person's commit. It matches
-// ErrBranchNotOurs.
-type BranchNotOursError struct {
-	Repo, Branch, Head, Author string
+// ForeignChangeError is returned when the pull request branch holds
+// commits the bot did not write (the commit ledger does not know its head).
+// Propose neither keeps, nor builds on, nor silently drops what they
+// changed: the bot blocks the request and explains. It matches
+// ErrForeignChange and ErrBranchNotOurs.
+type ForeignChangeError struct {
+	Repo, Branch, Head string
+	// Files are the paths whose content on the branch is not what the plan
+	// writes: changed against the merge base and either outside the plan or
+	// with other content (at most maxReportedFiles; MoreFiles counts the
+	// rest). Empty when the foreign commits change nothing the plan does not
+	// (a merge of the base, say): they are still not the bot's.
+	Files     []string
+	MoreFiles int
+	// Authors are the names the foreign commits claim (git author, and the
+	// GitHub login GitHub matched to it): for the explanation only, since
+	// anyone pushing can write any name there.
+	Authors []string
 }
 
-func (e *BranchNotOursError) Error() string {
-	return fmt.Sprintf("forge: branch %s of %s is at %.12s by %s, not a commit of the bot; not building on it", e.Branch, e.Repo, e.Head, e.Author)
+func (e *ForeignChangeError) Error() string {
+	msg := fmt.Sprintf("forge: branch %s of %s is at %.12s, which the bot did not write", e.Branch, e.Repo, e.Head)
+	if len(e.Files) > 0 {
+		msg += fmt.Sprintf("; it changes %s", strings.Join(e.Files, ", "))
+		if e.MoreFiles > 0 {
+			msg += fmt.Sprintf(" and %d more", e.MoreFiles)
+		}
+		msg += " outside the plan"
+	}
+	return msg + "; not building on it"
 }
 
-// Is matches ErrBranchNotOurs.
-func (e *BranchNotOursError) Is(target error) bool { return target == ErrBranchNotOurs }
+// Is matches ErrForeignChange and ErrBranchNotOurs.
+func (e *ForeignChangeError) Is(target error) bool {
+	return target == ErrForeignChange || target == ErrBranchNotOurs
+}
+
+// SquattedBranchError is returned when the request's branch exists but the
+// bot never wrote to it (none of its commits since the base is in the
+// ledger), or when a pull request from it was opened by someone else: the
+// bot does not take it over, and opens no pull request of its own. It
+// matches ErrBranchSquatted and ErrBranchNotOurs.
+type SquattedBranchError struct {
+	Repo, Branch, Head string
+	// PR is the open pull request from the branch that someone else opened,
+	// 0 when there is none.
+	PR int
+	// Authors are the names its commits claim (see ForeignChangeError).
+	Authors []string
+}
+
+func (e *SquattedBranchError) Error() string {
+	if e.PR != 0 {
+		return fmt.Sprintf("forge: branch %s of %s has pull request #%d, which the bot did not open; not taking it over", e.Branch, e.Repo, e.PR)
+	}
+	return fmt.Sprintf("forge: branch %s of %s exists at %.12s but the bot never wrote to it; not taking it over", e.Branch, e.Repo, e.Head)
+}
+
+// Is matches ErrBranchSquatted and ErrBranchNotOurs.
+func (e *SquattedBranchError) Is(target error) bool {
+	return target == ErrBranchSquatted || target == ErrBranchNotOurs
+}
+
+// maxReportedFiles bounds ForeignChangeError.Files.
+const maxReportedFiles = 100
 
 // Propose turns a request into its pull request, idempotently:
 //
 //  1. read the base head and snapshot it (cached by commit);
 //  2. plan on the snapshot;
-//  3. read the branch: when its head already holds exactly this change set
-//     on this base, write nothing; when its head is not the bot's, stop
-//     with ErrBranchNotOurs; otherwise commit the change set on the base
-//     (parents: base, and the old head so the ref update is a fast-forward)
-//     and create or move the branch by compare-and-swap;
+//  3. read the branch: when its head is not a commit the ledger knows as
+//     the bot's, stop with a *ForeignChangeError (the bot's branch got
+//     someone else's commits) or a *SquattedBranchError (the bot never
+//     wrote to it); when the head already holds exactly this change set on
+//     this base, write nothing; otherwise commit the change set on the
+//     base (parents: base, and the old head so the ref update is a
+//     fast-forward), record the commit in the ledger and only then create
+//     or move the branch by compare-and-swap;
 //  4. open the pull request, or update its title, body and base (reopening
 //     a closed one), only where they differ;
 //  5. add the plan's missing labels (created in the repository first, with
@@ -166,18 +220,20 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 		return nil, false, wrap("hash tree", err)
 	}
 	if head != "" {
+		own, err := c.ownCommit(ctx, owner, name, head)
+		if err != nil {
+			return nil, false, err
+		}
+		if !own {
+			return nil, false, c.notOurs(ctx, owner, name, baseSHA, plan.Branch, head, changes)
+		}
 		hc, err := c.commit(ctx, owner, name, head)
 		if err != nil {
 			return nil, false, err
 		}
 		upToDate := hc.Tree == want && slices.Contains(hc.Parents, baseSHA)
-		// The author, not the committer: GitHub signs the commits an App
-		// makes through the API and names itself ("GitHub") as committer.
-		if !upToDate && !c.isBot(hc.Author) {
-			return nil, false, &BranchNotOursError{Repo: repo, Branch: plan.Branch, Head: head, Author: hc.Author}
-		}
 		if !upToDate && p.KeepCurrent {
-			current, err := c.holds(ctx, repo, head, changes)
+			current, err := c.holdsExactly(ctx, repo, hc, changes)
 			if err != nil {
 				return nil, false, err
 			}
@@ -219,29 +275,128 @@ func (c *Client) finishPull(ctx context.Context, owner, name string, p Proposal,
 	return res, false, nil
 }
 
-// holds reports whether commit head already has every file of the change
-// set with exactly the planned content (and the deleted ones absent). The
-// commit's tree is read once and cached by its id, like any snapshot.
-func (c *Client) holds(ctx context.Context, repo, head string, changes []fileChange) (bool, error) {
-	snap, err := c.SnapshotAt(ctx, repo, head)
+// holdsExactly reports whether the bot's commit hc changes exactly the
+// change set's files against its first parent (the base it was made on):
+// each with exactly the planned content (the deleted ones absent), and no
+// other path. Both trees are read once and cached by commit, like any
+// snapshot.
+func (c *Client) holdsExactly(ctx context.Context, repo string, hc *commitInfo, changes []fileChange) (bool, error) {
+	if len(hc.Parents) == 0 {
+		return false, nil
+	}
+	head, err := c.SnapshotAt(ctx, repo, hc.SHA)
 	if err != nil {
 		return false, err
 	}
+	parent, err := c.SnapshotAt(ctx, repo, hc.Parents[0])
+	if err != nil {
+		return false, err
+	}
+	changed, err := diffTrees(ctx, parent, head)
+	if err != nil {
+		return false, wrap("compare "+hc.SHA+" with its base", err)
+	}
+	if len(changed) != len(changes) {
+		return false, nil
+	}
 	for _, ch := range changes {
-		e, ok, err := snap.ix.entry(ctx, snap.fetchTree, ch.path)
-		if err != nil {
-			return false, wrap("read tree of "+head, err)
-		}
-		switch {
-		case ch.delete:
-			if ok {
-				return false, nil
-			}
-		case !ok || e.typ != "blob" || e.sha != blobHash(ch.content):
+		if _, ok := slices.BinarySearch(changed, ch.path); !ok {
 			return false, nil
+		}
+		same, err := c.hasContent(ctx, head, ch)
+		if err != nil || !same {
+			return false, err
 		}
 	}
 	return true, nil
+}
+
+// hasContent reports whether snap holds a change's planned content at its
+// path (or, for a deletion, nothing there).
+func (c *Client) hasContent(ctx context.Context, snap *Snapshot, ch fileChange) (bool, error) {
+	e, ok, err := snap.ix.entry(ctx, snap.fetchTree, ch.path)
+	if err != nil {
+		return false, wrap("read tree of "+snap.SHA, err)
+	}
+	if ch.delete {
+		return !ok, nil
+	}
+	return ok && e.typ == "blob" && e.sha == blobHash(ch.content), nil
+}
+
+// notOurs explains a branch whose head the bot did not write: the commits
+// on it since the base (GitHub's compare) say whether the bot ever wrote to
+// it (a foreign change on its branch) or not (a squatted branch), and the
+// files that differ from the merge base (compared locally, every path) say
+// which of them are not the plan's.
+func (c *Client) notOurs(ctx context.Context, owner, name, baseSHA, branch, head string, changes []fileChange) error {
+	repo := owner + "/" + name
+	cmp, _, err := c.gh.Repositories.CompareCommits(ctx, owner, name, baseSHA, head, &github.ListOptions{PerPage: 100})
+	if IsNotFound(err) {
+		// No common history with the base: no commit of the bot's is on it.
+		return &SquattedBranchError{Repo: repo, Branch: branch, Head: head}
+	}
+	if err != nil {
+		return wrap(fmt.Sprintf("compare %s with the base", branch), err)
+	}
+	var authors []string
+	ours := 0
+	for _, rc := range cmp.Commits {
+		own, err := c.ownCommit(ctx, owner, name, rc.GetSHA())
+		if err != nil {
+			return err
+		}
+		if own {
+			ours++
+			continue
+		}
+		who := clipName(rc.GetCommit().GetAuthor().GetName())
+		if login := rc.GetAuthor().GetLogin(); login != "" && !strings.EqualFold(login, who) {
+			who += " (" + login + ")"
+		}
+		if who != "" && !slices.Contains(authors, who) && len(authors) < 20 {
+			authors = append(authors, who)
+		}
+	}
+	if ours == 0 {
+		return &SquattedBranchError{Repo: repo, Branch: branch, Head: head, Authors: authors}
+	}
+	out := &ForeignChangeError{Repo: repo, Branch: branch, Head: head, Authors: authors}
+	mergeBase := cmp.GetMergeBaseCommit().GetSHA()
+	if mergeBase == "" {
+		mergeBase = baseSHA
+	}
+	from, err := c.SnapshotAt(ctx, repo, mergeBase)
+	if err != nil {
+		return err
+	}
+	to, err := c.SnapshotAt(ctx, repo, head)
+	if err != nil {
+		return err
+	}
+	changed, err := diffTrees(ctx, from, to)
+	if err != nil {
+		return wrap("compare "+branch+" with the merge base", err)
+	}
+	planned := map[string]fileChange{}
+	for _, ch := range changes {
+		planned[ch.path] = ch
+	}
+	for _, p := range changed {
+		if ch, ok := planned[p]; ok {
+			if same, err := c.hasContent(ctx, to, ch); err != nil {
+				return err
+			} else if same {
+				continue
+			}
+		}
+		if len(out.Files) < maxReportedFiles {
+			out.Files = append(out.Files, p)
+		} else {
+			out.MoreFiles++
+		}
+	}
+	return out
 }
 
 // branchHead is a branch's head commit, "" when the branch does not exist.
@@ -273,11 +428,13 @@ type ChangeSet struct {
 }
 
 // CommitChangeSet writes a change set as one commit through the Git Data
-// API: a tree with the files inline on Base's tree, a commit, then the ref
-// (created, or moved without force). It returns the branch head and whether
-// a commit was made: when Head already holds exactly these files on Base
-// nothing is written. Errors: ErrRefExists when Head is "" but the branch
-// exists, ErrRefMoved when the branch is no longer at Head.
+// API: a tree with the files inline on Base's tree, a commit (recorded in
+// the commit ledger), then the ref (created, or moved without force). It
+// returns the branch head and whether a commit was made: when Head already
+// holds exactly these files on Base nothing is written. Errors:
+// ErrRefExists when Head is "" but the branch exists, ErrRefMoved when the
+// branch is no longer at Head. It does not check whose Head is: Propose
+// does.
 func (c *Client) CommitChangeSet(ctx context.Context, repo string, cs ChangeSet) (string, bool, error) {
 	snap, err := c.SnapshotAt(ctx, repo, cs.Base)
 	if err != nil {
@@ -342,7 +499,13 @@ func (c *Client) commitChangeSet(ctx context.Context, snap *Snapshot, cs ChangeS
 		return "", false, wrap("create commit", err)
 	}
 	ci := commitOf(cm)
-	c.snaps.putCommit(strings.ToLower(owner+"/"+name)+"@"+ci.SHA, ci)
+	c.snaps.commits.add(c.repoKey(owner, name)+"@"+ci.SHA, ci)
+	// Recorded before any branch points at it: a crash between the two
+	// leaves a recorded commit nothing uses, never a bot commit on the
+	// branch that the bot would not recognise.
+	if err := c.recordCommit(ctx, owner, name, ci.SHA); err != nil {
+		return "", false, err
+	}
 	ref := &github.Reference{Ref: github.String("refs/heads/" + cs.Branch), Object: &github.GitObject{SHA: cm.SHA}}
 	if cs.Head == "" {
 		_, _, err = c.gh.Git.CreateRef(ctx, owner, name, ref)
@@ -402,6 +565,10 @@ func (c *Client) upsertPull(ctx context.Context, owner, name string, plan *gitop
 		if err != nil {
 			return nil, false, false, err
 		}
+		if existing != nil && existing.State == "open" && !c.isBot(existing.User) {
+			return nil, false, false, &SquattedBranchError{Repo: owner + "/" + name, Branch: plan.Branch,
+				Head: existing.HeadSHA, PR: existing.Number}
+		}
 		if existing == nil || existing.Merged {
 			pr, exists, err := create()
 			if exists && round == 0 {
@@ -440,8 +607,10 @@ func (c *Client) upsertPull(ctx context.Context, owner, name string, plan *gitop
 	}
 }
 
-// findPull returns the branch's open pull request, else its most recent
-// closed one, else nil.
+// findPull returns the branch's open pull request (whoever opened it: the
+// caller refuses one that is not the bot's), else the most recent closed
+// one the bot opened, else nil. Who opened a pull request is GitHub's fact,
+// not text anyone can edit.
 func (c *Client) findPull(ctx context.Context, owner, name, branch string) (*PullRequest, error) {
 	prs, err := c.listPulls(ctx, owner, name, &github.PullRequestListOptions{State: "all", Head: owner + ":" + branch,
 		Sort: "created", Direction: "desc"})
@@ -453,7 +622,7 @@ func (c *Client) findPull(ctx context.Context, owner, name, branch string) (*Pul
 		if pr.State == "open" {
 			return pr, nil
 		}
-		if closed == nil {
+		if closed == nil && c.isBot(pr.User) {
 			closed = pr
 		}
 	}

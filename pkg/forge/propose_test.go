@@ -156,7 +156,7 @@ func TestProposeOpensOnePullRequest(t *testing.T) {
 // TestProposeReplansOnMovedBase: an unrelated push to main makes the next
 // proposal rebuild the branch on the new main as a fast-forward (parents:
 // new main, old head), never forcing; a person's push to the bot's branch
-// stops the bot with ErrBranchNotOurs and leaves their commit in place.
+// stops the bot with a ForeignChangeError and leaves their commit in place.
 func TestProposeReplansOnMovedBase(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -207,9 +207,10 @@ func TestProposeReplansOnMovedBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.client.Propose(ctx, p)
-	var notOurs *forge.BranchNotOursError
-	if !errors.Is(err, forge.ErrBranchNotOurs) || !errors.As(err, &notOurs) || notOurs.Author != "bob" {
-		t.Fatalf("err = %v, want ErrBranchNotOurs by bob", err)
+	var foreign *forge.ForeignChangeError
+	if !errors.Is(err, forge.ErrBranchNotOurs) || !errors.As(err, &foreign) ||
+		!slices.Equal(foreign.Authors, []string{"bob"}) || !slices.Equal(foreign.Files, []string{"notes.txt"}) {
+		t.Fatalf("err = %v, want a foreign change to notes.txt by bob", err)
 	}
 	if got := e.fake.BranchSHA(repo, branch); got != theirs {
 		t.Errorf("branch moved from bob's commit to %s", got)

@@ -2,7 +2,6 @@ package forge
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -13,18 +12,19 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"golang.org/x/sync/singleflight"
 )
 
 // Snapshot is a read-only view of a repository at one commit, as an fs.FS
 // (also ReadFileFS, ReadDirFS and StatFS). The tree is listed once per
 // commit (one recursive tree call); file contents are fetched lazily, by
-// blob id, on first read. Both are immutable, so they are cached for the
-// life of the Client: planning again on the same commit costs no calls, and
-// after the base moves only the files that changed are fetched again.
+// blob id, on first read. Both are immutable, so they are cached (in the
+// App's bounded, least-recently-used snapshot store): planning again on the
+// same commit costs no calls, and after the base moves only the files that
+// changed are fetched again.
 // "Not found" costs nothing: the listing already says so.
 //
 // Reads use the context the snapshot was made with (see WithContext).
@@ -209,55 +209,85 @@ func entryOf(e *github.TreeEntry, name string) treeEntry {
 	return treeEntry{name: name, mode: e.GetMode(), typ: e.GetType(), sha: e.GetSHA(), size: int64(e.GetSize())}
 }
 
-// snapshotStore caches what is immutable: tree listings by commit, blobs by
-// id (bounded by bytes), commits by id.
+// snapshotStore caches what is immutable, for all the clients of an App
+// under one bound: tree listings by commit and blobs by id (both weighed in
+// bytes, together at most Config.SnapshotBytes), and commits by id
+// (counted). Keys start with the client's label, so a client only ever
+// reads what GitHub showed to itself. Concurrent fetches of one key share
+// one request (singleflight), detached from the first caller's context.
 type snapshotStore struct {
-	mu       sync.Mutex
-	indexes  map[string]*treeIndex // owner/name@commit
-	indexLRU *list.List            // of keys, most recent first
-	commits  map[string]*commitInfo
-	blobs    map[string]*list.Element
-	blobLRU  *list.List
-	size     int64
-	maxBytes int64
-	flight   flight
+	indexes *sizedLRU[*treeIndex]
+	blobs   *sizedLRU[[]byte]
+	commits *sizedLRU[*commitInfo]
+	flight  singleflight.Group
+	timeout time.Duration // of a shared fetch
 }
 
-type blobItem struct {
-	key  string
-	data []byte
+// maxCommits and maxCommitBytes bound the commits kept; maxCachedIndexes
+// and maxCachedBlobs bound the entries whatever their size.
+const (
+	maxCommits       = 4096
+	maxCommitBytes   = 4 << 20
+	maxCachedIndexes = 256
+	maxCachedBlobs   = 1 << 16
+)
+
+func newSnapshotStore(maxBytes int64, fetchTimeout time.Duration) *snapshotStore {
+	// Listings get a quarter of the bytes, blobs the rest.
+	return &snapshotStore{
+		indexes: newSizedLRU(maxCachedIndexes, max(maxBytes/4, 1), func(k string, ix *treeIndex) int64 {
+			return int64(len(k)) + entryOverhead + ix.bytes
+		}),
+		blobs: newSizedLRU(maxCachedBlobs, max(maxBytes-maxBytes/4, 1), func(k string, b []byte) int64 {
+			return int64(len(k)+len(b)) + entryOverhead
+		}),
+		commits: newSizedLRU(maxCommits, maxCommitBytes, func(k string, ci *commitInfo) int64 {
+			return int64(len(k)+len(ci.SHA)+len(ci.Tree)+len(ci.Author)+48*len(ci.Parents)) + entryOverhead
+		}),
+		timeout: fetchTimeout,
+	}
 }
 
-const maxIndexes = 64
-const maxCommits = 4096
+// shared runs fetch once for every concurrent caller of key. The fetch runs
+// on a context detached from the caller's cancellation, bounded by the
+// store's timeout, so a caller that gives up (its job timed out, its
+// webhook was answered) does not fail the others; each caller stops waiting
+// when its own context ends.
+func (st *snapshotStore) shared(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {
+	ch := st.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.timeout)
+		defer cancel()
+		return fetch(fctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
-func newSnapshotStore(maxBytes int64) *snapshotStore {
-	return &snapshotStore{indexes: map[string]*treeIndex{}, indexLRU: list.New(), commits: map[string]*commitInfo{},
-		blobs: map[string]*list.Element{}, blobLRU: list.New(), maxBytes: maxBytes}
+// repoKey names a repository in the App's caches: the client's label first.
+func (c *Client) repoKey(owner, name string) string {
+	return c.label + "\x00" + strings.ToLower(owner+"/"+name)
 }
 
 // index returns a commit's tree listing: cached, or one recursive tree call.
 func (st *snapshotStore) index(ctx context.Context, c *Client, owner, name, sha string) (*treeIndex, error) {
-	key := strings.ToLower(owner+"/"+name) + "@" + sha
-	st.mu.Lock()
-	if ix := st.indexes[key]; ix != nil {
-		st.mu.Unlock()
+	key := c.repoKey(owner, name) + "@" + sha
+	if ix, ok := st.indexes.get(key); ok {
 		return ix, nil
 	}
-	st.mu.Unlock()
-	v, err := st.flight.do(key, func() (any, error) {
+	v, err := st.shared(ctx, "tree:"+key, func(ctx context.Context) (any, error) {
+		if ix, ok := st.indexes.get(key); ok { // filled while this caller looked
+			return ix, nil
+		}
 		t, _, err := c.gh.Git.GetTree(ctx, owner, name, sha, true)
 		if err != nil {
 			return nil, wrap(fmt.Sprintf("list tree of %s/%s at %s", owner, name, sha), err)
 		}
 		ix := newTreeIndex(sha, t)
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		st.indexes[key] = ix
-		st.indexLRU.PushFront(key)
-		for st.indexLRU.Len() > maxIndexes {
-			delete(st.indexes, st.indexLRU.Remove(st.indexLRU.Back()).(string))
-		}
+		st.indexes.add(key, ix)
 		return ix, nil
 	})
 	if err != nil {
@@ -268,15 +298,14 @@ func (st *snapshotStore) index(ctx context.Context, c *Client, owner, name, sha 
 
 // blob returns a blob's bytes (shared: callers must not modify them).
 func (st *snapshotStore) blob(ctx context.Context, c *Client, owner, name, sha string) ([]byte, error) {
-	key := strings.ToLower(owner+"/"+name) + "@" + sha
-	st.mu.Lock()
-	if el := st.blobs[key]; el != nil {
-		st.blobLRU.MoveToFront(el)
-		st.mu.Unlock()
-		return el.Value.(*blobItem).data, nil
+	key := c.repoKey(owner, name) + "@" + sha
+	if data, ok := st.blobs.get(key); ok {
+		return data, nil
 	}
-	st.mu.Unlock()
-	v, err := st.flight.do(key, func() (any, error) {
+	v, err := st.shared(ctx, "blob:"+key, func(ctx context.Context) (any, error) {
+		if data, ok := st.blobs.get(key); ok {
+			return data, nil
+		}
 		b, _, err := c.gh.Git.GetBlob(ctx, owner, name, sha)
 		if err != nil {
 			return nil, wrap("get blob "+sha, err)
@@ -288,7 +317,7 @@ func (st *snapshotStore) blob(ctx context.Context, c *Client, owner, name, sha s
 				return nil, fmt.Errorf("forge: blob %s: %w", sha, err)
 			}
 		}
-		st.putBlob(key, data)
+		st.blobs.add(key, data)
 		return data, nil
 	})
 	if err != nil {
@@ -297,47 +326,28 @@ func (st *snapshotStore) blob(ctx context.Context, c *Client, owner, name, sha s
 	return v.([]byte), nil
 }
 
-func (st *snapshotStore) putBlob(key string, data []byte) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.blobs[key] != nil {
-		return
-	}
-	st.blobs[key] = st.blobLRU.PushFront(&blobItem{key: key, data: data})
-	st.size += int64(len(data))
-	for st.size > st.maxBytes && st.blobLRU.Len() > 1 {
-		old := st.blobLRU.Remove(st.blobLRU.Back()).(*blobItem)
-		delete(st.blobs, old.key)
-		st.size -= int64(len(old.data))
-	}
-}
-
-// commitInfo is a commit as the Git Data API describes it.
+// commitInfo is a commit as the Git Data API describes it (the message is
+// not kept: nothing needs it, and it is the one unbounded field).
 type commitInfo struct {
-	SHA       string
-	Tree      string
-	Parents   []string
-	Author    string // name
-	Committer string // name
-	Message   string
-	Date      time.Time
+	SHA     string
+	Tree    string
+	Parents []string
+	Author  string // name, as the commit claims it: for messages, never for trust
 }
 
-func (st *snapshotStore) putCommit(key string, ci *commitInfo) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if len(st.commits) >= maxCommits {
-		for k := range st.commits { // drop an arbitrary one; commits are cheap to refetch
-			delete(st.commits, k)
-			break
-		}
+// maxAuthorName bounds the author name kept: it is whatever the pusher wrote.
+const maxAuthorName = 256
+
+// clipName shortens a name a commit claims to maxAuthorName bytes.
+func clipName(s string) string {
+	if len(s) <= maxAuthorName {
+		return s
 	}
-	st.commits[key] = ci
+	return strings.ToValidUTF8(s[:maxAuthorName], "") + "…"
 }
 
 func commitOf(cm *github.Commit) *commitInfo {
-	ci := &commitInfo{SHA: cm.GetSHA(), Tree: cm.GetTree().GetSHA(), Message: cm.GetMessage(),
-		Author: cm.GetAuthor().GetName(), Committer: cm.GetCommitter().GetName(), Date: cm.GetCommitter().GetDate().Time}
+	ci := &commitInfo{SHA: cm.GetSHA(), Tree: cm.GetTree().GetSHA(), Author: clipName(cm.GetAuthor().GetName())}
 	for _, p := range cm.Parents {
 		ci.Parents = append(ci.Parents, p.GetSHA())
 	}
@@ -346,53 +356,26 @@ func commitOf(cm *github.Commit) *commitInfo {
 
 // commit returns a commit (immutable, cached).
 func (c *Client) commit(ctx context.Context, owner, name, sha string) (*commitInfo, error) {
-	key := strings.ToLower(owner+"/"+name) + "@" + sha
-	c.snaps.mu.Lock()
-	ci := c.snaps.commits[key]
-	c.snaps.mu.Unlock()
-	if ci != nil {
+	key := c.repoKey(owner, name) + "@" + sha
+	if ci, ok := c.snaps.commits.get(key); ok {
 		return ci, nil
 	}
-	cm, _, err := c.gh.Git.GetCommit(ctx, owner, name, sha)
+	v, err := c.snaps.shared(ctx, "commit:"+key, func(ctx context.Context) (any, error) {
+		if ci, ok := c.snaps.commits.get(key); ok {
+			return ci, nil
+		}
+		cm, _, err := c.gh.Git.GetCommit(ctx, owner, name, sha)
+		if err != nil {
+			return nil, wrap("get commit "+sha, err)
+		}
+		ci := commitOf(cm)
+		c.snaps.commits.add(key, ci)
+		return ci, nil
+	})
 	if err != nil {
-		return nil, wrap("get commit "+sha, err)
+		return nil, err
 	}
-	ci = commitOf(cm)
-	c.snaps.putCommit(key, ci)
-	return ci, nil
-}
-
-// flight runs one fetch per key at a time; concurrent callers share it.
-type flight struct {
-	mu    sync.Mutex
-	calls map[string]*flightCall
-}
-
-type flightCall struct {
-	done chan struct{}
-	val  any
-	err  error
-}
-
-func (f *flight) do(key string, fn func() (any, error)) (any, error) {
-	f.mu.Lock()
-	if f.calls == nil {
-		f.calls = map[string]*flightCall{}
-	}
-	if c := f.calls[key]; c != nil {
-		f.mu.Unlock()
-		<-c.done
-		return c.val, c.err
-	}
-	c := &flightCall{done: make(chan struct{})}
-	f.calls[key] = c
-	f.mu.Unlock()
-	c.val, c.err = fn()
-	f.mu.Lock()
-	delete(f.calls, key)
-	f.mu.Unlock()
-	close(c.done)
-	return c.val, c.err
+	return v.(*commitInfo), nil
 }
 
 // treeEntry is one entry of a git tree.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // IsTeamMember reports whether login is an active member of org's team
@@ -13,7 +15,7 @@ import (
 // reused for Config.TeamTTL, so evaluating approvals for many reviews costs
 // one call per person and team.
 func (c *Client) IsTeamMember(ctx context.Context, org, team, login string) (bool, error) {
-	key := strings.ToLower(org + "/" + team + "/" + login)
+	key := c.label + "\x00" + strings.ToLower(org+"/"+team+"/"+login)
 	if member, ok := c.teams.get(key); ok {
 		return member, nil
 	}
@@ -29,11 +31,18 @@ func (c *Client) IsTeamMember(ctx context.Context, org, team, login string) (boo
 // ForgetTeams drops cached memberships (after a membership webhook).
 func (c *Client) ForgetTeams() { c.teams.clear() }
 
+// maxTeamEntries bounds the memberships remembered: logins come from
+// events anyone can cause (a review, a comment), so the cache must not
+// grow with them.
+const maxTeamEntries = 16384
+
+// teamCache remembers membership answers for a while, least recently used
+// out first when full. Expired answers are dropped when read, or evicted.
 type teamCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	now     func() time.Time
-	entries map[string]teamEntry
+	mu  sync.Mutex
+	ttl time.Duration
+	now func() time.Time
+	lru *simplelru.LRU[string, teamEntry]
 }
 
 type teamEntry struct {
@@ -42,14 +51,19 @@ type teamEntry struct {
 }
 
 func newTeamCache(ttl time.Duration) *teamCache {
-	return &teamCache{ttl: ttl, now: time.Now, entries: map[string]teamEntry{}}
+	l, _ := simplelru.NewLRU[string, teamEntry](maxTeamEntries, nil)
+	return &teamCache{ttl: ttl, now: time.Now, lru: l}
 }
 
 func (t *teamCache) get(key string) (bool, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e, ok := t.entries[key]
-	if !ok || !t.now().Before(e.until) {
+	e, ok := t.lru.Get(key)
+	if !ok {
+		return false, false
+	}
+	if !t.now().Before(e.until) {
+		t.lru.Remove(key)
 		return false, false
 	}
 	return e.member, true
@@ -61,19 +75,17 @@ func (t *teamCache) put(key string, member bool) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	if len(t.entries) > 10000 {
-		for k, e := range t.entries {
-			if !now.Before(e.until) {
-				delete(t.entries, k)
-			}
-		}
-	}
-	t.entries[key] = teamEntry{member: member, until: now.Add(t.ttl)}
+	t.lru.Add(key, teamEntry{member: member, until: t.now().Add(t.ttl)})
 }
 
 func (t *teamCache) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.entries = map[string]teamEntry{}
+	t.lru.Purge()
+}
+
+func (t *teamCache) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lru.Len()
 }

@@ -19,6 +19,7 @@ import (
 // it, directories are listed one at a time on first use.
 type treeIndex struct {
 	commit, root string
+	bytes        int64 // estimated size of the listing it was made with
 	mu           sync.Mutex
 	dirs         map[string]*dirListing // "" is the root
 }
@@ -38,7 +39,9 @@ func (l *dirListing) find(name string) (treeEntry, bool) {
 func newTreeIndex(commit string, t *github.Tree) *treeIndex {
 	ix := &treeIndex{commit: commit, root: t.GetSHA(), dirs: map[string]*dirListing{}}
 	if t.GetTruncated() {
-		return ix // listed lazily
+		// Listed lazily, directory by directory, as the bot reads them: only
+		// those count then (the cache weighs the index when it is added).
+		return ix
 	}
 	ix.dirs[""] = &dirListing{}
 	for _, e := range t.Entries {
@@ -51,6 +54,7 @@ func newTreeIndex(commit string, t *github.Tree) *treeIndex {
 			ix.dirs[dir] = l
 		}
 		l.entries = append(l.entries, entryOf(e, base))
+		ix.bytes += int64(len(p)+len(e.GetSHA())+len(e.GetMode())+len(e.GetType())) + 48
 		if e.GetType() == "tree" && ix.dirs[p] == nil {
 			ix.dirs[p] = &dirListing{}
 		}
@@ -245,4 +249,66 @@ func treeHash(entries []treeEntry) string {
 	h.Write([]byte("tree " + strconv.Itoa(len(body)) + "\x00"))
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// diffTrees lists, sorted, the paths of the files (blobs, links,
+// submodules) that differ between the trees of two commits: added, removed,
+// changed or with another mode. Subtrees with the same id are skipped
+// unread, so the cost follows the difference, not the repository.
+func diffTrees(ctx context.Context, a, b *Snapshot) ([]string, error) {
+	var out []string
+	if err := diffDir(ctx, a, b, "", &out); err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func diffDir(ctx context.Context, a, b *Snapshot, dir string, out *[]string) error {
+	list := func(s *Snapshot) (map[string]treeEntry, error) {
+		l, err := s.ix.dir(ctx, s.fetchTree, dir)
+		if isNotExist(err) {
+			return nil, nil // not a directory on this side
+		}
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]treeEntry, len(l.entries))
+		for _, e := range l.entries {
+			m[e.name] = e
+		}
+		return m, nil
+	}
+	la, err := list(a)
+	if err != nil {
+		return err
+	}
+	lb, err := list(b)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for n := range la {
+		names[n] = true
+	}
+	for n := range lb {
+		names[n] = true
+	}
+	for n := range names {
+		ea, okA := la[n]
+		eb, okB := lb[n]
+		if okA && okB && ea.sha == eb.sha && ea.mode == eb.mode && ea.typ == eb.typ {
+			continue
+		}
+		p := path.Join(dir, n)
+		if (okA && ea.typ == "tree") || (okB && eb.typ == "tree") {
+			if err := diffDir(ctx, a, b, p, out); err != nil {
+				return err
+			}
+		}
+		if (okA && ea.typ != "tree") || (okB && eb.typ != "tree") {
+			*out = append(*out, p)
+		}
+	}
+	return nil
 }

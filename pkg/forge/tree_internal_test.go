@@ -3,6 +3,9 @@ package forge
 import (
 	"context"
 	"fmt"
+	"path"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -96,5 +99,53 @@ func TestTruncatedListing(t *testing.T) {
 	}
 	if mode, _ := ix.modeOf(ctx, fetch, "new.txt"); mode != "100644" {
 		t.Errorf("new file mode %s", mode)
+	}
+}
+
+// TestDiffTrees: every differing file path, through nested directories, a
+// file that became a directory and a mode change; equal subtrees unread.
+func TestDiffTrees(t *testing.T) {
+	snap := func(files map[string][2]string) *Snapshot { // path -> mode, blob id
+		tr := &github.Tree{SHA: github.String("root")}
+		dirs := map[string]bool{}
+		for p, f := range files {
+			tr.Entries = append(tr.Entries, &github.TreeEntry{Path: github.String(p), Mode: github.String(f[0]),
+				Type: github.String("blob"), SHA: github.String(f[1])})
+			for d := path.Dir(p); d != "."; d = path.Dir(d) {
+				dirs[d] = true
+			}
+		}
+		for d := range dirs {
+			// A directory's id stands for its content: equal content, equal id.
+			id := d
+			for p, f := range files {
+				if strings.HasPrefix(p, d+"/") {
+					id += p + f[0] + f[1]
+				}
+			}
+			tr.Entries = append(tr.Entries, &github.TreeEntry{Path: github.String(d), Mode: github.String("040000"),
+				Type: github.String("tree"), SHA: github.String(id)})
+		}
+		return &Snapshot{ix: newTreeIndex("c", tr)}
+	}
+	a := snap(map[string][2]string{
+		"README.md": {"100644", "r"}, "envs/dev/main.tf": {"100644", "m"}, "envs/dev/vars.tf": {"100644", "v"},
+		"run.sh": {"100644", "s"}, "tools": {"100644", "t"}, "same/deep/x": {"100644", "x"},
+	})
+	b := snap(map[string][2]string{
+		"README.md": {"100644", "r"}, "envs/dev/main.tf": {"100644", "M"}, "envs/prod/main.tf": {"100644", "p"},
+		"run.sh": {"100755", "s"}, "tools/lint.sh": {"100644", "l"}, "same/deep/x": {"100644", "x"},
+		".github/workflows/x.yml": {"100644", "w"},
+	})
+	got, err := diffTrees(context.Background(), a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".github/workflows/x.yml", "envs/dev/main.tf", "envs/dev/vars.tf", "envs/prod/main.tf", "run.sh", "tools", "tools/lint.sh"}
+	if !slices.Equal(got, want) {
+		t.Errorf("diff = %v\nwant %v", got, want)
+	}
+	if again, _ := diffTrees(context.Background(), b, b); len(again) != 0 {
+		t.Errorf("a tree differs from itself: %v", again)
 	}
 }

@@ -54,7 +54,7 @@ func defaultText(f *schema.Field) string {
 	return f.Default.Text(f.Type)
 }
 
-func help(f *schema.Field) string {
+func help(s *schema.RequestSchema, f *schema.Field) string {
 	d := f.Description
 	if f.Rule != "" {
 		d = strings.TrimSpace(d + " Must be " + f.Rule + ".")
@@ -62,10 +62,34 @@ func help(f *schema.Field) string {
 	if f.Type == schema.TypeInteger && f.Minimum != nil && f.Maximum != nil {
 		d = strings.TrimSpace(fmt.Sprintf("%s Between %d and %d.", d, *f.Minimum, *f.Maximum))
 	}
-	if dt := defaultText(f); dt != "" && f.Type != schema.TypeBoolean && len(f.Enum) == 0 {
-		d = strings.TrimSpace(fmt.Sprintf("%s Default: %s.", d, dt))
+	cds := s.DefaultsFor(f.Name)
+	if dt := defaultText(f); dt != "" && (len(cds) > 0 || (f.Type != schema.TypeBoolean && len(f.Enum) == 0)) {
+		d = strings.TrimSpace(fmt.Sprintf("%s Default: %s", d, answer(f, *f.Default)))
+		for _, cd := range cds {
+			for _, fv := range cd.Set {
+				if fv.Field == f.Name {
+					d += fmt.Sprintf("; %s when %s", answer(f, fv.Value), strings.ReplaceAll(cd.When.String(), "=", " is "))
+				}
+			}
+		}
+		d += "."
 	}
 	return d
+}
+
+// answer renders a value as the forms offer it: Yes/No for booleans.
+func answer(f *schema.Field, v schema.Value) string {
+	if f.Type == schema.TypeBoolean {
+		return yesNo[map[bool]int{true: 0, false: 1}[v.Bool]]
+	}
+	return v.Text(f.Type)
+}
+
+// preselect reports whether a form may preselect the field's default: not
+// when the default depends on other fields, or the answer would always be
+// sent and the environment's default never applied.
+func preselect(s *schema.RequestSchema, f *schema.Field) bool {
+	return len(s.DefaultsFor(f.Name)) == 0
 }
 
 // Boolean answers in the issue form; contract.Validate reads yes/no.
@@ -81,20 +105,23 @@ func IssueForm(set *schema.Set, cfg *config.Config) ([]byte, error) {
 			"and comments here as it moves: waiting for approval, applying, provisioning, active.\n"+
 			"Credentials are written to the secret store, never to this issue."))))
 	for _, f := range s.FormFields() {
-		attrs := mapping("label", str(f.Label), "description", str(help(f)))
+		attrs := mapping("label", str(f.Label), "description", str(help(s, f)))
 		item := mapping("type", str("input"), "id", str(f.Name), "attributes", attrs)
 		switch {
 		case f.Type == schema.TypeBoolean:
 			item.Content[1].Value = "dropdown"
-			def := 1
-			if f.Default != nil && f.Default.Bool {
-				def = 0
+			attrs.Content = append(attrs.Content, str("options"), strs(yesNo))
+			if preselect(s, f) {
+				def := 1
+				if f.Default != nil && f.Default.Bool {
+					def = 0
+				}
+				attrs.Content = append(attrs.Content, str("default"), integer(def))
 			}
-			attrs.Content = append(attrs.Content, str("options"), strs(yesNo), str("default"), integer(def))
 		case len(f.Enum) > 0:
 			item.Content[1].Value = "dropdown"
 			attrs.Content = append(attrs.Content, str("options"), strs(f.Enum))
-			if i := slices.Index(f.Enum, defaultText(f)); i >= 0 {
+			if i := slices.Index(f.Enum, defaultText(f)); i >= 0 && preselect(s, f) {
 				attrs.Content = append(attrs.Content, str("default"), integer(i))
 			}
 		case f.Default != nil:
@@ -119,12 +146,13 @@ func IssueForm(set *schema.Set, cfg *config.Config) ([]byte, error) {
 // Backstage calls. GitHub validates the inputs against it; its job does
 // nothing, because the App handles the workflow_dispatch webhook.
 func DispatchWorkflow(set *schema.Set, cfg *config.Config) ([]byte, error) {
+	s := set.Request
 	inputs := mapping()
 	for _, f := range set.Request.InputFields() {
 		in := mapping("description", str(inputDescription(f)), "required", boolean(required(f)))
 		if f.Name == "baseBranch" {
 			in.Content = append(in.Content, str("default"), str(cfg.BaseBranch))
-		} else if dt := defaultText(f); dt != "" {
+		} else if dt := defaultText(f); dt != "" && preselect(s, f) {
 			in.Content = append(in.Content, str("default"), str(dt))
 		}
 		switch {
@@ -174,14 +202,14 @@ func BackstageTemplate(set *schema.Set, cfg *config.Config) ([]byte, error) {
 			workflowInputs.Content = append(workflowInputs.Content, str(f.Input), str(cfg.BaseBranch))
 			continue
 		}
-		p := mapping("title", str(f.Label), "type", str(jsonType(f.Type)), "description", str(help(f)))
+		p := mapping("title", str(f.Label), "type", str(jsonType(f.Type)), "description", str(help(s, f)))
 		if f.Pattern != nil {
 			p.Content = append(p.Content, str("pattern"), str(f.Pattern.String()))
 		}
 		if len(f.Enum) > 0 {
 			p.Content = append(p.Content, str("enum"), strs(f.Enum))
 		}
-		if dt := defaultText(f); dt != "" {
+		if dt := defaultText(f); dt != "" && preselect(s, f) {
 			p.Content = append(p.Content, str("default"), str(dt))
 		}
 		props.Content = append(props.Content, str(f.Name), p)

@@ -55,6 +55,9 @@ func pullIn(r *repo, number int) (*PullRequest, error) {
 func (a *Actor) OpenIssue(repoName, title, body string, labels ...string) (int, error) {
 	var n int
 	err := a.do(repoName, func(r *repo, u *User) error {
+		if a.f.requireRole(r, u, "triage") != nil {
+			labels = nil // the UI offers labels to triage and above only
+		}
 		is, err := a.f.openIssue(r, u, title, body, labels, nil)
 		if is != nil {
 			n = is.Number
@@ -136,6 +139,9 @@ func (a *Actor) AddLabels(repoName string, number int, labels ...string) error {
 		if err != nil {
 			return err
 		}
+		if err := a.f.requireRole(r, u, "triage"); err != nil {
+			return err
+		}
 		a.f.addLabels(r, is, u, labels)
 		return nil
 	})
@@ -146,6 +152,9 @@ func (a *Actor) RemoveLabel(repoName string, number int, label string) error {
 	return a.do(repoName, func(r *repo, u *User) error {
 		is, err := issueIn(r, number)
 		if err != nil {
+			return err
+		}
+		if err := a.f.requireRole(r, u, "triage"); err != nil {
 			return err
 		}
 		return a.f.removeLabel(r, is, u, label)
@@ -202,6 +211,10 @@ func (a *Actor) Push(repoName, branch string, ch Change) (string, error) {
 		}
 		sig := Signature{Name: u.Login, Email: noreplyEmail(u), Date: a.f.now()}
 		sha = r.objects.putCommit(commitData{Tree: tree, Parents: []string{parent}, Author: sig, Committer: sig, Message: msg})
+		if err := a.f.refWriteAllowed(r, "refs/heads/"+branch, sha, u); err != nil {
+			sha = ""
+			return err
+		}
 		a.f.setRef(r, "refs/heads/"+branch, sha, u)
 		return nil
 	})

@@ -191,6 +191,9 @@ func (f *Fake) canSee(p *principal, r *repo) bool {
 		if strings.EqualFold(r.owner.Login, p.user.Login) || !r.private {
 			return true
 		}
+		if _, collaborator := r.perms[strings.ToLower(p.user.Login)]; collaborator {
+			return true
+		}
 		if o := f.orgs[strings.ToLower(r.owner.Login)]; o != nil {
 			return o.members[strings.ToLower(p.user.Login)]
 		}

@@ -78,13 +78,17 @@ func (f *Fake) emitComment(r *repo, is *Issue, c *Comment, action string, actor 
 	f.emit(r, "issue_comment", action, actor, body)
 }
 
-func (f *Fake) emitReview(r *repo, pr *PullRequest, rv *Review, action string, actor *User) {
+func (f *Fake) emitReview(r *repo, pr *PullRequest, rv *Review, action string, actor *User, changes obj) {
 	pull := f.pullJSON(r, pr, true)
 	for _, k := range []string{"merged", "mergeable", "rebaseable", "mergeable_state", "merged_by",
 		"comments", "review_comments", "maintainer_can_modify", "commits", "additions", "deletions", "changed_files"} {
 		delete(pull, k)
 	}
-	f.emit(r, "pull_request_review", action, actor, obj{"review": f.reviewJSON(r, rv, true), "pull_request": pull})
+	body := obj{"review": f.reviewJSON(r, rv, true), "pull_request": pull}
+	if changes != nil {
+		body["changes"] = changes
+	}
+	f.emit(r, "pull_request_review", action, actor, body)
 }
 
 func (f *Fake) emitCheckRun(r *repo, cr *CheckRun, action string, actor *User) {

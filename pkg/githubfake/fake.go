@@ -74,6 +74,8 @@ type Fake struct {
 
 	server   *http.Server
 	listener net.Listener
+
+	runDetails atomic.Int32 // RunDetailsMode of workflow dispatches (workflow.go)
 }
 
 // New returns a Fake with no data. Seed it with the test API, then Start it.
@@ -129,8 +131,17 @@ func (f *Fake) now() time.Time {
 	return f.opts.Now().Add(time.Duration(f.offset.Load())).UTC().Truncate(time.Second)
 }
 
-// Advance moves the fake's clock forward (token expiry, rate-limit windows).
-func (f *Fake) Advance(d time.Duration) { f.offset.Add(int64(d)) }
+// Advance moves the fake's clock forward (token expiry, rate-limit windows,
+// merge queue check timeouts: a group whose required checks are still
+// missing after the rule's timeout is dequeued).
+func (f *Fake) Advance(d time.Duration) {
+	f.offset.Add(int64(d))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.repos {
+		f.checksChanged(r)
+	}
+}
 
 // id hands out the next globally unique object id. Callers hold f.mu.
 func (f *Fake) id() int64 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,12 +84,17 @@ func (f *Fake) dispatchWorkflow(c *call) {
 		c.invalid("Invalid request.\n\n\"ref\" wasn't supplied.")
 		return
 	}
+	mode := RunDetailsMode(f.runDetails.Load())
+	if req.ReturnRunDetails && mode == RunDetailsRefused {
+		c.invalid("Invalid request.\n\n\"return_run_details\" is not a permitted key.")
+		return
+	}
 	run, err := f.dispatch(r, c.p.user, p, req.Ref, req.Inputs)
 	if err != nil {
 		c.answer(err)
 		return
 	}
-	if req.ReturnRunDetails {
+	if req.ReturnRunDetails && mode == RunDetailsReturned {
 		c.json(http.StatusOK, obj{
 			"workflow_run_id": run.ID,
 			"run_url":         fmt.Sprintf("%s/actions/runs/%d", f.repoAPI(r), run.ID),
@@ -102,6 +108,9 @@ func (f *Fake) dispatchWorkflow(c *call) {
 // dispatch validates and starts a workflow_dispatch run. Callers hold f.mu.
 func (f *Fake) dispatch(r *repo, actor *User, wfPath, ref string, given map[string]any) (*WorkflowRun, error) {
 	sha, found := r.resolve(ref)
+	if found && strings.HasPrefix(sha, strings.ToLower(ref)) && r.refs[ref] == "" && r.refs["refs/heads/"+ref] == "" && r.refs["refs/tags/"+ref] == "" {
+		found = false // a commit id: GitHub dispatches on branches and tags only
+	}
 	if !found {
 		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "No ref found for: " + ref}
 	}
@@ -136,10 +145,13 @@ func (f *Fake) dispatch(r *repo, actor *User, wfPath, ref string, given map[stri
 	branch := strings.TrimPrefix(strings.TrimPrefix(fullRef, "refs/heads/"), "refs/tags/")
 	f.emit(r, "workflow_dispatch", "", actor, obj{"inputs": inputs, "ref": fullRef, "workflow": wfPath})
 	run := f.startRun(r, wf, "workflow_dispatch", branch, sha, actor, inputs)
+	run.DisplayTitle = evalRunName(spec, runContext{inputs: inputs, actor: actor.Login, event: "workflow_dispatch", ref: branch, sha: sha})
+	f.emitWorkflowRun(r, run, "requested", actor)
 	return run, nil
 }
 
-// startRun records a queued run and sends workflow_run requested.
+// startRun records a queued run; the caller sets its title and sends
+// workflow_run requested.
 func (f *Fake) startRun(r *repo, wf *workflow, event, branch, sha string, actor *User, inputs map[string]any) *WorkflowRun {
 	number := 1
 	for _, run := range r.runs {
@@ -153,7 +165,6 @@ func (f *Fake) startRun(r *repo, wf *workflow, event, branch, sha string, actor 
 		CreatedAt: now, UpdatedAt: now}
 	f.id() // the run's check suite id (run.ID+1)
 	r.runs = append(r.runs, run)
-	f.emitWorkflowRun(r, run, "requested", actor)
 	return run
 }
 
@@ -255,8 +266,58 @@ func (f *Fake) repoDispatch(r *repo, actor *User, eventType string, payload map[
 	for _, p := range paths {
 		o, _ := r.objects.get(files[p].SHA)
 		if spec, err := parseWorkflow(p, o.data); err == nil && spec.Repository {
-			f.startRun(r, f.workflowFor(r, p, spec.Name), "repository_dispatch", r.defaultBranch, sha, actor, nil)
+			run := f.startRun(r, f.workflowFor(r, p, spec.Name), "repository_dispatch", r.defaultBranch, sha, actor, nil)
+			run.DisplayTitle = evalRunName(spec, runContext{actor: actor.Login, event: "repository_dispatch", ref: r.defaultBranch, sha: sha})
+			f.emitWorkflowRun(r, run, "requested", actor)
 		}
 	}
+	return nil
+}
+
+// rerunRun answers POST runs/{run_id}/rerun and rerun-failed-jobs: a
+// completed run starts its next attempt (same id, run_attempt + 1, queued,
+// workflow_run requested). A run still going is refused (403), and so is
+// re-running only the failed jobs of a run that has none.
+func (f *Fake) rerunRun(failedOnly bool) func(c *call) {
+	return func(c *call) {
+		r, ok := c.repo()
+		if !ok {
+			return
+		}
+		id, ok := c.number("run_id")
+		if !ok {
+			return
+		}
+		var run *WorkflowRun
+		for _, x := range r.runs {
+			if x.ID == id {
+				run = x
+			}
+		}
+		if run == nil {
+			c.notFound()
+			return
+		}
+		if err := f.rerun(r, run, c.p.user, failedOnly); err != nil {
+			c.answer(err)
+			return
+		}
+		c.json(http.StatusCreated, obj{})
+	}
+}
+
+// rerun starts a run's next attempt. Callers hold f.mu.
+func (f *Fake) rerun(r *repo, run *WorkflowRun, actor *User, failedOnly bool) error {
+	switch {
+	case run.Status != "completed":
+		return &apiError{status: http.StatusForbidden, msg: "This workflow is already running"}
+	case failedOnly && !slices.Contains([]string{"failure", "cancelled", "timed_out", "startup_failure"}, run.Conclusion),
+		run.attempt() >= maxRunAttempts:
+		return &apiError{status: http.StatusForbidden, msg: "This workflow run cannot be retried"}
+	}
+	now := f.now()
+	run.Attempt = run.attempt() + 1
+	run.Status, run.Conclusion, run.UpdatedAt, run.StartedAt = "queued", "", now, now
+	f.emitWorkflowRun(r, run, "requested", actor)
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -91,29 +93,37 @@ func (f *Fake) createCheckRun(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	if req.Name == nil || *req.Name == "" {
-		c.answer(missingField("CheckRun", "name"))
+	cr, err := f.createCheckRunOp(r, c.p.inst.app, req)
+	if err != nil {
+		c.answer(err)
 		return
+	}
+	c.json(http.StatusCreated, f.checkRunJSON(r, cr, false))
+}
+
+// createCheckRunOp creates a check run as an App (check_run created, and
+// completed when it is). Callers hold f.mu.
+func (f *Fake) createCheckRunOp(r *repo, app *App, req checkRunRequest) (*CheckRun, error) {
+	if req.Name == nil || *req.Name == "" {
+		return nil, missingField("CheckRun", "name")
 	}
 	sha, found := r.resolve(req.HeadSHA)
 	if !found || req.HeadSHA == "" {
-		c.invalid("No commit found for SHA: " + req.HeadSHA)
-		return
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "No commit found for SHA: " + req.HeadSHA}
 	}
 	now := f.now()
-	app := c.p.inst.app
 	suiteKey := fmt.Sprintf("%d/%s", app.ID, sha)
 	if r.suites[suiteKey] == 0 {
 		r.suites[suiteKey] = f.id()
 	}
 	cr := &CheckRun{ID: f.id(), SuiteID: r.suites[suiteKey], AppID: app.ID, HeadSHA: sha, Status: "queued", StartedAt: now}
 	if msg := req.apply(cr, now); msg != "" {
-		c.invalid(msg)
-		return
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: msg}
 	}
 	r.checkRuns = append(r.checkRuns, cr)
-	f.emitCheckRun(r, cr, "created", c.p.user)
-	c.json(http.StatusCreated, f.checkRunJSON(r, cr, false))
+	f.emitCheckRun(r, cr, "created", app.bot)
+	f.checksChanged(r)
+	return cr, nil
 }
 
 func (f *Fake) checkRunByParam(c *call) (*repo, *CheckRun, bool) {
@@ -163,11 +173,14 @@ func (f *Fake) updateCheckRun(c *call) {
 	if was != "completed" && cr.Status == "completed" {
 		f.emitCheckRun(r, cr, "completed", c.p.user)
 	}
+	f.checksChanged(r)
 	c.json(http.StatusOK, f.checkRunJSON(r, cr, false))
 }
 
-// listCheckRunsForRef answers GET commits/{ref}/check-runs; by default only
-// the latest run per name, like GitHub's filter=latest.
+// listCheckRunsForRef answers GET commits/{ref}/check-runs with check_name,
+// status and app_id; by default only the latest run per App and name, like
+// GitHub's filter=latest (a run of the same name from another App is
+// listed too, never hidden).
 func (f *Fake) listCheckRunsForRef(c *call) {
 	r, ok := c.repo()
 	if !ok {
@@ -177,6 +190,15 @@ func (f *Fake) listCheckRunsForRef(c *call) {
 	if !found {
 		c.invalid("No commit found for SHA: " + c.param("ref"))
 		return
+	}
+	var appID int64
+	if v := c.query("app_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			c.invalid("Invalid request.\n\nFor 'app_id', \"" + v + "\" is not an integer.")
+			return
+		}
+		appID = n
 	}
 	var list []*CheckRun
 	seen := map[string]bool{}
@@ -191,11 +213,15 @@ func (f *Fake) listCheckRunsForRef(c *call) {
 		if st := c.query("status"); st != "" && cr.Status != st {
 			continue
 		}
+		if appID != 0 && cr.AppID != appID {
+			continue
+		}
 		if c.query("filter") != "all" {
-			if seen[cr.Name] {
+			key := fmt.Sprintf("%d/%s", cr.AppID, cr.Name)
+			if seen[key] {
 				continue
 			}
-			seen[cr.Name] = true
+			seen[key] = true
 		}
 		list = append(list, cr)
 	}
@@ -220,23 +246,50 @@ func (f *Fake) createStatus(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	if !slices.Contains([]string{"error", "failure", "pending", "success"}, req.State) {
-		c.invalid("Validation Failed", obj{"resource": "Status", "code": "custom", "field": "state", "message": "state is not included in the list"})
+	var appID int64
+	if c.p.inst != nil {
+		appID = c.p.inst.app.ID
+	}
+	s, err := f.createStatusOp(r, c.p.user, appID, c.param("sha"), NewStatus{State: req.State, Context: req.Context,
+		Description: req.Description, TargetURL: req.TargetURL})
+	if err != nil {
+		c.answer(err)
 		return
 	}
-	sha := c.param("sha")
+	c.json(http.StatusCreated, f.statusJSON(r, s))
+}
+
+// NewStatus is a commit status to set (Actor.PostStatus).
+type NewStatus struct {
+	State       string // error, failure, pending, success
+	Context     string // default "default"
+	Description string
+	TargetURL   string
+}
+
+// createStatusOp sets a commit status as a person with write access or an
+// App (appID), with any context, and sends status. Callers hold f.mu.
+func (f *Fake) createStatusOp(r *repo, actor *User, appID int64, sha string, in NewStatus) (*Status, error) {
+	if !slices.Contains([]string{"error", "failure", "pending", "success"}, in.State) {
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "Validation Failed",
+			errs: []any{obj{"resource": "Status", "code": "custom", "field": "state", "message": "state is not included in the list"}}}
+	}
 	if o, found := r.objects.get(sha); !found || o.typ != objCommit {
-		c.invalid("No commit found for SHA: " + sha)
-		return
+		return nil, &apiError{status: http.StatusUnprocessableEntity, msg: "No commit found for SHA: " + sha}
 	}
-	if req.Context == "" {
-		req.Context = "default"
+	if err := f.requireRole(r, actor, "write"); err != nil {
+		return nil, err
+	}
+	if in.Context == "" {
+		in.Context = "default"
 	}
 	now := f.now()
-	s := &Status{ID: f.id(), SHA: sha, State: req.State, Context: req.Context, Description: req.Description,
-		TargetURL: req.TargetURL, Creator: c.p.user.Login, CreatedAt: now, UpdatedAt: now}
+	s := &Status{ID: f.id(), SHA: strings.ToLower(sha), State: in.State, Context: in.Context, Description: in.Description,
+		TargetURL: in.TargetURL, Creator: actor.Login, AppID: appID, CreatedAt: now, UpdatedAt: now}
 	r.statuses = append(r.statuses, s)
-	c.json(http.StatusCreated, f.statusJSON(r, s))
+	f.emitStatus(r, s, actor)
+	f.checksChanged(r)
+	return s, nil
 }
 
 // statusesFor lists a ref's statuses, newest first.

@@ -77,6 +77,10 @@ func (f *Fake) createRef(c *call) {
 			return
 		}
 		sha := strings.ToLower(req.SHA)
+		if err := f.refWriteAllowed(r, req.Ref, sha, c.p.user); err != nil {
+			c.answer(err)
+			return
+		}
 		f.setRef(r, req.Ref, sha, c.p.user)
 		c.json(http.StatusCreated, f.refJSON(r, req.Ref, sha))
 	}
@@ -109,6 +113,10 @@ func (f *Fake) updateRef(c *call) {
 		c.invalid("Update is not a fast forward")
 		return
 	}
+	if err := f.refWriteAllowed(r, ref, sha, c.p.user); err != nil {
+		c.answer(err)
+		return
+	}
 	f.setRef(r, ref, sha, c.p.user)
 	c.json(http.StatusOK, f.refJSON(r, ref, sha))
 }
@@ -121,6 +129,10 @@ func (f *Fake) deleteRef(c *call) {
 	ref := "refs/" + strings.TrimPrefix(c.param("ref"), "refs/")
 	if r.refs[ref] == "" {
 		c.invalid("Reference does not exist")
+		return
+	}
+	if err := f.refWriteAllowed(r, ref, "", c.p.user); err != nil {
+		c.answer(err)
 		return
 	}
 	f.setRef(r, ref, "", c.p.user)

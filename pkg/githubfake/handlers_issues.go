@@ -41,6 +41,11 @@ func (f *Fake) createIssue(c *call) {
 	if !c.decode(&req) {
 		return
 	}
+	if f.requireRole(r, c.p.user, "write") != nil {
+		// "Only users with push access can set labels for new issues.
+		// Labels are silently dropped otherwise." (and assignees)
+		req.Labels, req.Assignees = nil, nil
+	}
 	is, err := f.openIssue(r, c.p.user, req.Title, req.Body, req.Labels, req.Assignees)
 	if err != nil {
 		c.answer(err)
@@ -243,6 +248,10 @@ func (f *Fake) addIssueLabels(c *call) {
 	if !ok {
 		return
 	}
+	if err := f.requireRole(r, c.p.user, "triage"); err != nil {
+		c.answer(err)
+		return
+	}
 	f.addLabels(r, is, c.p.user, names)
 	c.json(http.StatusOK, f.issueLabelsJSON(r, is))
 }
@@ -256,6 +265,10 @@ func (f *Fake) replaceIssueLabels(c *call) {
 	if !ok {
 		return
 	}
+	if err := f.requireRole(r, c.p.user, "triage"); err != nil {
+		c.answer(err)
+		return
+	}
 	f.setLabels(r, is, c.p.user, names)
 	c.json(http.StatusOK, f.issueLabelsJSON(r, is))
 }
@@ -266,6 +279,10 @@ func (f *Fake) removeIssueLabel(c *call) {
 		return
 	}
 	name := c.param("name")
+	if err := f.requireRole(r, c.p.user, "triage"); err != nil {
+		c.answer(err)
+		return
+	}
 	if err := f.removeLabel(r, is, c.p.user, name); err != nil {
 		c.answer(err)
 		return
@@ -292,6 +309,23 @@ func (f *Fake) issueEventJSON(r *repo, ev *IssueEvent) obj {
 	}
 	if ev.Event == "renamed" {
 		o["rename"] = obj{"from": ev.From, "to": ev.To}
+	}
+	if ev.Event == "review_requested" || ev.Event == "review_request_removed" {
+		o["review_requester"] = f.userJSONByLogin(ev.ReviewRequester)
+		if ev.RequestedReviewer != "" {
+			o["requested_reviewer"] = f.userJSONByLogin(ev.RequestedReviewer)
+		}
+		if org := f.orgs[strings.ToLower(r.owner.Login)]; org != nil && ev.RequestedTeam != "" {
+			if t := org.teams[ev.RequestedTeam]; t != nil {
+				tj := f.teamSimpleJSON(org, t)
+				tj["parent"] = f.parentTeamJSON(org, t)
+				o["requested_team"] = tj
+			}
+		}
+	}
+	if ev.Event == "review_dismissed" {
+		o["dismissed_review"] = obj{"state": ev.DismissedState, "review_id": ev.DismissedReviewID,
+			"dismissal_message": nullable(ev.DismissalMessage)}
 	}
 	return o
 }

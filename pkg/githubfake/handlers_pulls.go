@@ -129,12 +129,17 @@ func (f *Fake) listPullCommits(c *call) {
 		return
 	}
 	head, base := f.pullSHAs(r, pr)
+	ids := commitsBetween(r.objects, r.objects.mergeBase(base, head), head)
+	ids = ids[:min(len(ids), maxPullCommits)] // GitHub lists at most the first 250
 	out := []obj{}
-	for _, id := range paginate(c, commitsBetween(r.objects, r.objects.mergeBase(base, head), head)) {
+	for _, id := range paginate(c, ids) {
 		out = append(out, f.repoCommitJSON(r, id, false))
 	}
 	c.json(http.StatusOK, out)
 }
+
+// maxPullCommits is how many commits GitHub lists for a pull request.
+const maxPullCommits = 250
 
 func (f *Fake) isPullMerged(c *call) {
 	if _, pr, ok := f.pullByParam(c); ok {

@@ -26,9 +26,9 @@ func (f *Fake) getBranch(c *call) {
 		return
 	}
 	c.json(http.StatusOK, obj{
-		"name": branch, "commit": f.repoCommitJSON(r, sha, false), "protected": len(r.required[branch]) > 0,
-		"protection": obj{"enabled": len(r.required[branch]) > 0, "required_status_checks": obj{
-			"enforcement_level": "non_admins", "contexts": append([]string{}, r.required[branch]...), "checks": []obj{}}},
+		"name": branch, "commit": f.repoCommitJSON(r, sha, false),
+		"protected":      r.protection[branch] != nil || len(r.activeRulesets(branch)) > 0,
+		"protection":     f.branchProtectionSummary(r, branch),
 		"protection_url": f.repoAPI(r) + "/branches/" + branch + "/protection",
 		"_links":         obj{"self": f.repoAPI(r) + "/branches/" + branch, "html": f.baseURL + "/" + r.fullName() + "/tree/" + branch},
 	})

@@ -157,6 +157,9 @@ func (f *Fake) editIssueOp(r *repo, is *Issue, actor *User, e IssueEdit) error {
 		f.emitIssue(r, is, "edited", actor, obj{"changes": changes})
 	}
 	if e.Labels != nil {
+		if err := f.requireRole(r, actor, "triage"); err != nil {
+			return err
+		}
 		f.setLabels(r, is, actor, *e.Labels)
 	}
 	if e.State != nil && *e.State != is.State {
@@ -177,6 +180,7 @@ func (f *Fake) editIssueOp(r *repo, is *Issue, actor *User, e IssueEdit) error {
 			}
 			if pr := r.pulls[is.Number]; pr != nil {
 				pr.HeadSHA, pr.BaseSHA = f.pullSHAs(r, pr)
+				f.leaveQueue(r, pr, actor, dequeueUnknown)
 			}
 		} else {
 			is.ClosedAt, is.ClosedBy = time.Time{}, ""

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,7 +36,7 @@ type pullStatus struct {
 	additions      int
 	deletions      int
 	changedFiles   int
-	missingCheck   string // a required check that has not passed
+	block          *mergeBlock // what protection refuses (merge queue aside), for nobody in particular
 }
 
 // pullState computes mergeability against the current base, the file list
@@ -64,11 +65,13 @@ func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
 		st.mergeable, st.state = false, "dirty"
 	default:
 		st.mergeable = true
-		st.missingCheck = f.missingRequiredCheck(r, pr.Base, head)
+		st.block = f.mergeBlocker(r, pr, head, nil, true)
 		switch {
 		case pr.Draft:
 			st.state = "draft"
-		case st.missingCheck != "":
+		case st.block != nil && st.block.kind == "behind":
+			st.state = "behind"
+		case st.block != nil:
 			st.state = "blocked"
 		case f.headFailing(r, head):
 			st.state = "unstable"
@@ -125,49 +128,28 @@ func commitsBetween(s *objectStore, from, to string) []string {
 	return out
 }
 
-// checkPassed reports the latest result of a context on a commit: check runs
-// by name, then commit statuses by context.
-func (f *Fake) checkPassed(r *repo, sha, context string) (found, passed bool) {
+// headFailing reports a failed or pending check run (the latest per App and
+// name) or commit status (the latest per context) on a commit.
+func (f *Fake) headFailing(r *repo, sha string) bool {
+	seen := map[string]bool{}
 	for i := len(r.checkRuns) - 1; i >= 0; i-- {
 		cr := r.checkRuns[i]
-		if cr.HeadSHA == sha && cr.Name == context {
-			ok := cr.Status == "completed" && (cr.Conclusion == "success" || cr.Conclusion == "neutral" || cr.Conclusion == "skipped")
-			return true, ok
+		key := fmt.Sprintf("%d/%s", cr.AppID, cr.Name)
+		if cr.HeadSHA != sha || seen[key] {
+			continue
+		}
+		seen[key] = true
+		if cr.Status != "completed" || !passingConclusion(cr.Conclusion) {
+			return true
 		}
 	}
 	for i := len(r.statuses) - 1; i >= 0; i-- {
 		s := r.statuses[i]
-		if s.SHA == sha && s.Context == context {
-			return true, s.State == "success"
+		if s.SHA != sha || seen["status/"+s.Context] {
+			continue
 		}
-	}
-	return false, false
-}
-
-func (f *Fake) missingRequiredCheck(r *repo, branch, sha string) string {
-	for _, ctx := range r.required[branch] {
-		if _, ok := f.checkPassed(r, sha, ctx); !ok {
-			return ctx
-		}
-	}
-	return ""
-}
-
-// headFailing reports a failed or pending check or status on a commit.
-func (f *Fake) headFailing(r *repo, sha string) bool {
-	contexts := map[string]bool{}
-	for _, cr := range r.checkRuns {
-		if cr.HeadSHA == sha {
-			contexts[cr.Name] = true
-		}
-	}
-	for _, s := range r.statuses {
-		if s.SHA == sha {
-			contexts[s.Context] = true
-		}
-	}
-	for ctx := range contexts {
-		if _, ok := f.checkPassed(r, sha, ctx); !ok {
+		seen["status/"+s.Context] = true
+		if s.State != "success" {
 			return true
 		}
 	}
@@ -194,12 +176,15 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 		}
 		return "", &apiError{status: http.StatusUnprocessableEntity, msg: fmt.Sprintf("Invalid merge_method %q", method)}
 	}
+	if err := f.requireRole(r, actor, "write"); err != nil {
+		return "", err
+	}
 	st := f.pullState(r, pr)
 	if len(st.conflicts) > 0 {
 		return "", &apiError{status: http.StatusMethodNotAllowed, msg: "Pull Request is not mergeable"}
 	}
-	if st.missingCheck != "" {
-		return "", &apiError{status: http.StatusMethodNotAllowed, msg: fmt.Sprintf("Required status check %q is expected.", st.missingCheck)}
+	if b := f.mergeBlocker(r, pr, head, actor, false); b != nil {
+		return "", b.err()
 	}
 	tree, err := r.objects.buildTree(st.merged)
 	if err != nil {
@@ -243,6 +228,7 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 	if pr.Base == r.defaultBranch {
 		f.closeLinkedIssues(r, pr, actor, sha)
 	}
+	f.leaveQueue(r, pr, actor, "")
 	return sha, nil
 }
 
@@ -335,8 +321,11 @@ func (f *Fake) updatePullOp(r *repo, pr *PullRequest, actor *User, e PullEdit) e
 			return invalidField("PullRequest", "base")
 		}
 		from, fromSHA := pr.Base, r.branchSHA(pr.Base)
+		f.leaveQueue(r, pr, actor, dequeueUnknown)
 		pr.Base, pr.BaseSHA = *e.Base, sha
-		pr.issue.UpdatedAt = f.now()
+		now := f.now()
+		pr.issue.UpdatedAt = now
+		pr.issue.Events = append(pr.issue.Events, &IssueEvent{ID: f.id(), Event: "base_ref_changed", Actor: actor.Login, From: from, To: *e.Base, CreatedAt: now})
 		f.emitPull(r, pr, "edited", actor, obj{"changes": obj{"base": obj{"ref": obj{"from": from}, "sha": obj{"from": fromSHA}}}})
 	}
 	return f.editIssueOp(r, pr.issue, actor, IssueEdit{Title: e.Title, Body: e.Body, State: e.State})
@@ -367,14 +356,17 @@ func (f *Fake) submitReview(r *repo, pr *PullRequest, actor *User, event, body, 
 	rv := &Review{ID: f.id(), PRNumber: pr.Number, User: actor.Login, State: state, Body: body, CommitID: strings.ToLower(commitID)}
 	if state != "PENDING" {
 		rv.SubmittedAt = f.now()
+		// A submitted review answers the request for it.
+		pr.RequestedReviewers = slices.DeleteFunc(pr.RequestedReviewers, func(l string) bool { return strings.EqualFold(l, actor.Login) })
 	}
 	pr.Reviews = append(pr.Reviews, rv)
 	if state != "PENDING" {
-		f.emitReview(r, pr, rv, "submitted", actor)
+		f.emitReview(r, pr, rv, "submitted", actor, nil)
 	}
 	return rv, nil
 }
 
+// dismissReviewOp dismisses a review as a person with write access would.
 func (f *Fake) dismissReviewOp(r *repo, pr *PullRequest, rv *Review, actor *User, message string) error {
 	if rv.State != "APPROVED" && rv.State != "CHANGES_REQUESTED" {
 		return &apiError{status: http.StatusUnprocessableEntity, msg: "Can not dismiss a " + strings.ToLower(strings.ReplaceAll(rv.State, "_", " ")) + " pull request review"}
@@ -382,8 +374,41 @@ func (f *Fake) dismissReviewOp(r *repo, pr *PullRequest, rv *Review, actor *User
 	if strings.TrimSpace(message) == "" {
 		return missingField("PullRequestReview", "message")
 	}
+	if err := f.requireRole(r, actor, "write"); err != nil {
+		return err
+	}
+	f.dismiss(r, pr, rv, actor, message)
+	return nil
+}
+
+// dismiss marks a review DISMISSED, logs review_dismissed on the pull
+// request and sends pull_request_review dismissed.
+func (f *Fake) dismiss(r *repo, pr *PullRequest, rv *Review, actor *User, message string) {
+	was := rv.State
 	rv.State = "DISMISSED"
-	f.emitReview(r, pr, rv, "dismissed", actor)
+	now := f.now()
+	pr.issue.Events = append(pr.issue.Events, &IssueEvent{ID: f.id(), Event: "review_dismissed", Actor: actor.Login,
+		DismissedReviewID: rv.ID, DismissedState: strings.ToLower(was), DismissalMessage: message, CreatedAt: now})
+	f.emitReview(r, pr, rv, "dismissed", actor, nil)
+}
+
+// editReviewOp changes a submitted review's body (its author only) and
+// sends pull_request_review edited.
+func (f *Fake) editReviewOp(r *repo, pr *PullRequest, rv *Review, actor *User, body string) error {
+	if !strings.EqualFold(rv.User, actor.Login) {
+		return &apiError{status: http.StatusForbidden, msg: "You can only edit your own reviews."}
+	}
+	if strings.TrimSpace(body) == "" {
+		return &apiError{status: http.StatusUnprocessableEntity, msg: "Unprocessable Entity", errs: []any{reviewErr("Body can't be blank")}}
+	}
+	if body == rv.Body {
+		return nil
+	}
+	from := rv.Body
+	rv.Body = body
+	if rv.State != "PENDING" {
+		f.emitReview(r, pr, rv, "edited", actor, obj{"body": obj{"from": from}})
+	}
 	return nil
 }
 

@@ -23,6 +23,7 @@ func (f *Fake) setRef(r *repo, ref, sha string, actor *User) {
 	if !isBranch {
 		return
 	}
+	f.baseMoved(r, branch, actor)
 	for _, pr := range r.pulls {
 		if pr.issue.State != "open" || pr.Head != branch {
 			continue
@@ -31,12 +32,20 @@ func (f *Fake) setRef(r *repo, ref, sha string, actor *User) {
 			// GitHub closes a pull request whose head branch is deleted.
 			pr.HeadSHA, pr.BaseSHA = before, r.branchSHA(pr.Base)
 			pr.issue.State, pr.issue.ClosedAt, pr.issue.ClosedBy, pr.issue.UpdatedAt = "closed", now, actor.Login, now
-			pr.issue.Events = append(pr.issue.Events, &IssueEvent{ID: f.id(), Event: "closed", Actor: actor.Login, CreatedAt: now})
+			pr.issue.Events = append(pr.issue.Events,
+				&IssueEvent{ID: f.id(), Event: "head_ref_deleted", Actor: actor.Login, CreatedAt: now},
+				&IssueEvent{ID: f.id(), Event: "closed", Actor: actor.Login, CreatedAt: now})
+			f.leaveQueue(r, pr, actor, dequeueUnknown)
 			f.emitPull(r, pr, "closed", actor, nil)
 			continue
 		}
 		pr.HeadSHA = sha
 		pr.issue.UpdatedAt = now
+		if forced {
+			pr.issue.Events = append(pr.issue.Events, &IssueEvent{ID: f.id(), Event: "head_ref_force_pushed", Actor: actor.Login, CommitID: sha, CreatedAt: now})
+		}
+		f.leaveQueue(r, pr, actor, dequeueUnknown)
+		f.dismissStale(r, pr, sha, actor)
 		f.emitPull(r, pr, "synchronize", actor, obj{"before": before, "after": sha})
 	}
 }

@@ -22,7 +22,15 @@ func (f *Fake) routes() *router {
 
 	// Repositories, contents and commits.
 	rr.add("GET", repo, authToken, f.getRepo)
+	rr.add("GET", repo+"/branches/{branch*}/protection/required_status_checks", authToken, f.getRequiredStatusChecks)
+	rr.add("GET", repo+"/branches/{branch*}/protection", authToken, f.getProtection)
+	rr.add("PUT", repo+"/branches/{branch*}/protection", authToken, f.putProtection)
+	rr.add("DELETE", repo+"/branches/{branch*}/protection", authToken, f.deleteProtection)
 	rr.add("GET", repo+"/branches/{branch*}", authToken, f.getBranch)
+	rr.add("GET", repo+"/rules/branches/{branch*}", authToken, f.getBranchRules)
+	rr.add("GET", repo+"/rulesets", authToken, f.listRulesets)
+	rr.add("POST", repo+"/rulesets", authToken, f.createRuleset)
+	rr.add("GET", repo+"/rulesets/{ruleset_id}", authToken, f.getRuleset)
 	rr.add("GET", repo+"/contents/{path*}", authToken, f.getContents)
 	rr.add("GET", repo+"/contents", authToken, f.getContents)
 	rr.add("GET", repo+"/commits", authToken, f.listCommits)
@@ -77,7 +85,10 @@ func (f *Fake) routes() *router {
 	rr.add("GET", repo+"/pulls/{pull_number}/reviews", authToken, f.listReviews)
 	rr.add("POST", repo+"/pulls/{pull_number}/reviews", authToken, f.createReview)
 	rr.add("GET", repo+"/pulls/{pull_number}/reviews/{review_id}", authToken, f.getReview)
+	rr.add("PUT", repo+"/pulls/{pull_number}/reviews/{review_id}", authToken, f.updateReview)
 	rr.add("PUT", repo+"/pulls/{pull_number}/reviews/{review_id}/dismissals", authToken, f.dismissReview)
+	rr.add("GET", repo+"/pulls/{pull_number}/requested_reviewers", authToken, f.listRequestedReviewers)
+	rr.add("POST", repo+"/pulls/{pull_number}/requested_reviewers", authToken, f.requestReviewers)
 
 	// Checks and statuses.
 	rr.add("POST", repo+"/check-runs", authToken, f.createCheckRun)
@@ -89,6 +100,9 @@ func (f *Fake) routes() *router {
 	rr.add("GET", "/orgs/{org}/teams/{team_slug}", authToken, f.getTeam)
 	rr.add("GET", "/orgs/{org}/teams/{team_slug}/members", authToken, f.listTeamMembers)
 	rr.add("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authToken, f.getTeamMembership)
+	rr.add("PUT", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authToken, f.putTeamMembership)
+	rr.add("DELETE", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authToken, f.deleteTeamMembership)
+	rr.add("GET", "/orgs/{org}/teams/{team_slug}/teams", authToken, f.listChildTeams)
 
 	// Actions and dispatches.
 	rr.add("GET", repo+"/actions/workflows", authToken, f.listWorkflows)
@@ -97,6 +111,8 @@ func (f *Fake) routes() *router {
 	rr.add("GET", repo+"/actions/workflows/{workflow_id}/runs", authToken, f.listRuns)
 	rr.add("GET", repo+"/actions/runs", authToken, f.listRuns)
 	rr.add("GET", repo+"/actions/runs/{run_id}", authToken, f.getRun)
+	rr.add("POST", repo+"/actions/runs/{run_id}/rerun", authToken, f.rerunRun(false))
+	rr.add("POST", repo+"/actions/runs/{run_id}/rerun-failed-jobs", authToken, f.rerunRun(true))
 	rr.add("POST", repo+"/dispatches", authToken, f.repositoryDispatch)
 	return rr
 }

@@ -152,7 +152,7 @@ func checkConformance(t *testing.T, h *harness) {
 	n := 0
 	for _, d := range h.hooks.all() {
 		def := d.Event + "$" + d.Action
-		if d.Event == "push" || d.Event == "workflow_dispatch" || d.Event == "repository_dispatch" {
+		if d.Event == "push" || d.Event == "workflow_dispatch" || d.Event == "repository_dispatch" || d.Event == "status" {
 			def = d.Event + "$event"
 		}
 		s.validate(t, webhooksURL, def, "webhook "+d.Event+"."+d.Action, d.Body)

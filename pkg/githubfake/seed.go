@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -37,12 +36,26 @@ func (f *Fake) AddOrg(login string, members ...string) {
 	if o == nil {
 		acct := f.user(login)
 		acct.Type = "Organization"
-		o = &org{account: acct, members: map[string]bool{}, teams: map[string]*team{}}
+		o = &org{account: acct, members: map[string]bool{}, owners: map[string]bool{}, invited: map[string]string{}, teams: map[string]*team{}}
 		f.orgs[strings.ToLower(login)] = o
 	}
 	for _, m := range members {
 		f.user(m)
-		o.members[strings.ToLower(m)] = true
+		f.joinOrg(o, m)
+	}
+}
+
+// joinOrg makes login a member; invitations they had are settled: their
+// pending team memberships become active. Callers hold f.mu.
+func (f *Fake) joinOrg(o *org, login string) {
+	key := strings.ToLower(login)
+	o.members[key] = true
+	delete(o.invited, key)
+	for _, t := range o.teams {
+		if role, ok := t.pending[key]; ok {
+			delete(t.pending, key)
+			t.members[key] = role
+		}
 	}
 }
 
@@ -56,13 +69,14 @@ func (f *Fake) AddTeam(orgLogin, slug string, members ...string) {
 	o := f.orgs[strings.ToLower(orgLogin)]
 	t := o.teams[strings.ToLower(slug)]
 	if t == nil {
-		t = &team{ID: f.id(), Slug: strings.ToLower(slug), Name: slug, Org: o.account.Login, members: map[string]string{}}
+		t = &team{ID: f.id(), Slug: strings.ToLower(slug), Name: slug, Org: o.account.Login,
+			members: map[string]string{}, pending: map[string]string{}, created: f.now()}
 		o.teams[t.Slug] = t
 	}
 	for _, m := range members {
 		f.user(m)
+		f.joinOrg(o, m)
 		t.members[strings.ToLower(m)] = "member"
-		o.members[strings.ToLower(m)] = true
 	}
 }
 
@@ -78,11 +92,12 @@ func (f *Fake) SetTeamMember(orgLogin, slug, login, role string) error {
 	t := o.teams[strings.ToLower(slug)]
 	if role == "" {
 		delete(t.members, strings.ToLower(login))
+		delete(t.pending, strings.ToLower(login))
 		return nil
 	}
 	f.user(login)
+	f.joinOrg(o, login)
 	t.members[strings.ToLower(login)] = role
-	o.members[strings.ToLower(login)] = true
 	return nil
 }
 
@@ -172,17 +187,15 @@ func (f *Fake) seedRepo(r *repo, files map[string]fileEntry) (string, error) {
 	return sha, nil
 }
 
-// SetRequiredChecks makes merging into branch require these check run
-// names or status contexts to have passed on the head commit.
+// SetRequiredChecks protects branch so that merging requires these check
+// run names or status contexts, from any source, to have passed on the head
+// commit (ProtectBranch pins checks to an App and sets the rest).
 func (f *Fake) SetRequiredChecks(repoName, branch string, contexts ...string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	r, err := f.repoByName(repoName)
-	if err != nil {
-		return err
+	p := Protection{}
+	for _, c := range contexts {
+		p.RequiredChecks = append(p.RequiredChecks, RequiredCheck{Context: c})
 	}
-	r.required[branch] = slices.Clone(contexts)
-	return nil
+	return f.ProtectBranch(repoName, branch, p)
 }
 
 // CreateLabel adds a repository label (idempotent).

@@ -172,16 +172,21 @@ func (f *Fake) installCount(a *App) int {
 	return n
 }
 
+// appPermissions are every App's permissions in the fake. Without
+// administration, an App gets 403 from branch protection endpoints (it
+// reads the branch and its rules instead); without members write, it cannot
+// change team memberships.
 func appPermissions() obj {
 	return obj{
 		"actions": "write", "checks": "write", "contents": "write", "issues": "write",
-		"members": "read", "metadata": "read", "pull_requests": "write", "statuses": "write",
+		"members": "read", "merge_queues": "read", "metadata": "read", "pull_requests": "write", "statuses": "write",
 	}
 }
 
 func appEvents() []string {
-	return []string{"check_run", "issue_comment", "issues", "pull_request", "pull_request_review",
-		"push", "repository_dispatch", "workflow_dispatch", "workflow_run"}
+	return []string{"check_run", "issue_comment", "issues", "membership", "merge_group", "organization",
+		"pull_request", "pull_request_review", "push", "repository_dispatch", "status", "team",
+		"workflow_dispatch", "workflow_run"}
 }
 
 // installationJSON is GitHub's installation.

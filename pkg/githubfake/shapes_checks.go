@@ -140,12 +140,12 @@ func (f *Fake) runJSON(r *repo, run *WorkflowRun, webhook bool) obj {
 		}
 	}
 	repoObj := f.repoLiteJSON(r)
-	var runStarted any = ts(run.CreatedAt)
+	var runStarted any = ts(run.startedAt())
 	o := obj{
 		"id": run.ID, "name": run.Name, "node_id": nodeID("WFR", run.ID),
 		"check_suite_id": run.ID + 1, "check_suite_node_id": nodeID("CS", run.ID+1),
 		"head_branch": nullable(run.HeadBranch), "head_sha": run.HeadSHA, "path": run.WorkflowPath,
-		"run_number": run.RunNumber, "run_attempt": 1, "event": run.Event, "display_title": run.Name,
+		"run_number": run.RunNumber, "run_attempt": run.attempt(), "event": run.Event, "display_title": run.title(),
 		"status": run.Status, "conclusion": nullable(run.Conclusion), "workflow_id": run.WorkflowID,
 		"url": url, "html_url": fmt.Sprintf("%s/%s/actions/runs/%d", f.baseURL, r.fullName(), run.ID),
 		"pull_requests": f.checkPullsJSON(r, run.HeadSHA),
@@ -154,7 +154,7 @@ func (f *Fake) runJSON(r *repo, run *WorkflowRun, webhook bool) obj {
 		"jobs_url": url + "/jobs", "logs_url": url + "/logs",
 		"check_suite_url": fmt.Sprintf("%s/check-suites/%d", f.repoAPI(r), run.ID+1),
 		"artifacts_url":   url + "/artifacts", "cancel_url": url + "/cancel", "rerun_url": url + "/rerun",
-		"previous_attempt_url": nil,
+		"previous_attempt_url": run.previousAttemptURL(url),
 		"workflow_url":         fmt.Sprintf("%s/actions/workflows/%d", f.repoAPI(r), run.WorkflowID),
 		"head_commit":          head, "repository": repoObj, "head_repository": repoObj,
 	}

@@ -117,7 +117,7 @@ func (f *Fake) pullJSON(r *repo, pr *PullRequest, webhook bool) obj {
 		"created_at": ts(is.CreatedAt), "updated_at": ts(is.UpdatedAt), "closed_at": ts(is.ClosedAt),
 		"merged_at": ts(pr.MergedAt), "merge_commit_sha": nullable(st.mergeCommitSHA),
 		"assignee": assignee, "assignees": f.usersJSON(is.Assignees),
-		"requested_reviewers": []obj{}, "requested_teams": []obj{},
+		"requested_reviewers": f.usersJSON(pr.RequestedReviewers), "requested_teams": f.pullTeamsJSON(r, pr, webhook),
 		"labels": f.issueLabelsJSON(r, is), "milestone": nil, "draft": pr.Draft,
 		"commits_url": api + "/commits", "review_comments_url": api + "/comments",
 		"review_comment_url": f.apiURL() + "/repos/" + r.fullName() + "/pulls/comments{/number}",
@@ -171,4 +171,21 @@ func (f *Fake) reviewJSON(r *repo, rv *Review, webhook bool) obj {
 		"submitted_at": ts(rv.SubmittedAt), "commit_id": rv.CommitID,
 		"author_association": f.authorAssociation(r, rv.User),
 	}
+}
+
+// pullTeamsJSON is a pull request's requested teams, in the REST or the
+// webhook form.
+func (f *Fake) pullTeamsJSON(r *repo, pr *PullRequest, webhook bool) []obj {
+	if !webhook {
+		return f.requestedTeamsJSON(r, pr)
+	}
+	out := []obj{}
+	if o := f.orgs[strings.ToLower(r.owner.Login)]; o != nil {
+		for _, slug := range pr.RequestedTeams {
+			if t := o.teams[slug]; t != nil {
+				out = append(out, f.webhookTeamJSON(o, t))
+			}
+		}
+	}
+	return out
 }

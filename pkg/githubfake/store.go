@@ -17,20 +17,28 @@ type User struct {
 	created time.Time
 }
 
-// org is an organisation: its account, members and teams.
+// org is an organisation: its account, members, owners, pending
+// invitations and teams.
 type org struct {
 	account *User
 	members map[string]bool
-	teams   map[string]*team // by slug
+	owners  map[string]bool   // organisation owners (also members)
+	invited map[string]string // pending invitations: login -> inviter
+	teams   map[string]*team  // by slug
 }
 
-// team is an organisation team; members map login to role (member, maintainer).
+// team is an organisation team; members map login to role (member,
+// maintainer), pending holds invited users who are not organisation members
+// yet, parent is the parent team's slug ("" for a top-level team).
 type team struct {
 	ID      int64
 	Slug    string
 	Name    string
 	Org     string
+	parent  string
 	members map[string]string
+	pending map[string]string
+	created time.Time
 }
 
 // App is a registered GitHub App.
@@ -95,7 +103,15 @@ type IssueEvent struct {
 	Label     string // for labeled/unlabeled
 	CommitID  string // for merged/closed by merge
 	CreatedAt time.Time
-	From, To  string // for renamed
+	From, To  string // for renamed (title) and base_ref_changed (branch)
+	// review_requested: who asked whom (a user or a team slug).
+	ReviewRequester   string
+	RequestedReviewer string
+	RequestedTeam     string
+	// review_dismissed: the review, its state before, the message.
+	DismissedReviewID int64
+	DismissedState    string
+	DismissalMessage  string
 }
 
 // Issue is an issue or the issue half of a pull request (IsPR).
@@ -142,7 +158,11 @@ type PullRequest struct {
 	MergedBy       string
 	MergeCommitSHA string
 	Reviews        []*Review
-	issue          *Issue
+	// RequestedReviewers and RequestedTeams are pending review requests
+	// (logins, team slugs).
+	RequestedReviewers []string
+	RequestedTeams     []string
+	issue              *Issue
 }
 
 // Review is a pull request review.
@@ -183,6 +203,7 @@ type Status struct {
 	Description string
 	TargetURL   string
 	Creator     string
+	AppID       int64 // the App whose installation token created it (0: a user)
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -211,6 +232,13 @@ type WorkflowRun struct {
 	Inputs       map[string]any
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// DisplayTitle is the run's name: the workflow's run-name evaluated with
+	// the run's inputs, or the workflow's name.
+	DisplayTitle string
+	// Attempt is run_attempt: 1, and one more per re-run.
+	Attempt int
+	// StartedAt is when the current attempt started (run_started_at).
+	StartedAt time.Time
 }
 
 // repo is a repository with its git objects and everything GitHub hangs off it.
@@ -234,8 +262,12 @@ type repo struct {
 	statuses   []*Status
 	workflows  map[string]*workflow // path -> workflow
 	runs       []*WorkflowRun
-	required   map[string][]string // branch -> required check contexts
-	suites     map[string]int64    // "<app id>/<head sha>" -> check suite id
+	suites     map[string]int64 // "<app id>/<head sha>" -> check suite id
+
+	perms      map[string]string      // login -> role set on the repository (see permission)
+	protection map[string]*Protection // branch -> classic branch protection
+	rulesets   []*Ruleset
+	queues     map[string]*mergeQueue // base branch -> merge queue
 }
 
 func (r *repo) fullName() string { return r.owner.Login + "/" + r.name }
@@ -246,7 +278,8 @@ func newRepo(id int64, owner *User, name string, now time.Time) *repo {
 		created: now, pushed: now,
 		objects: newObjectStore(), refs: map[string]string{}, nextNumber: 1,
 		issues: map[int]*Issue{}, pulls: map[int]*PullRequest{}, labels: map[string]*Label{},
-		comments: map[int64]*Comment{}, workflows: map[string]*workflow{}, required: map[string][]string{}, suites: map[string]int64{},
+		comments: map[int64]*Comment{}, workflows: map[string]*workflow{}, suites: map[string]int64{},
+		perms: map[string]string{}, protection: map[string]*Protection{}, queues: map[string]*mergeQueue{},
 	}
 }
 

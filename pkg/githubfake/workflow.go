@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,13 +30,15 @@ type workflowSpec struct {
 	InputOrder  []string
 	Repository  bool // has a repository_dispatch trigger
 	PushTrigger bool
+	RunName     string // run-name, with ${{ }} expressions unevaluated
 }
 
 // parseWorkflow reads a workflow file's name and triggers.
 func parseWorkflow(p string, data []byte) (workflowSpec, error) {
 	var doc struct {
-		Name string    `yaml:"name"`
-		On   yaml.Node `yaml:"on"`
+		Name    string    `yaml:"name"`
+		RunName string    `yaml:"run-name"`
+		On      yaml.Node `yaml:"on"`
 	}
 	spec := workflowSpec{Name: p, Inputs: map[string]workflowInput{}}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -43,6 +47,7 @@ func parseWorkflow(p string, data []byte) (workflowSpec, error) {
 	if doc.Name != "" {
 		spec.Name = doc.Name
 	}
+	spec.RunName = doc.RunName
 	on := &doc.On
 	var triggers []string
 	var dispatchNode *yaml.Node
@@ -164,4 +169,93 @@ func (f *Fake) scanWorkflows(r *repo) {
 		spec, _ := parseWorkflow(p, o.data)
 		f.workflowFor(r, p, spec.Name)
 	}
+}
+
+// runNameExpr is one ${{ expression }} of a run-name.
+var runNameExpr = regexp.MustCompile(`\$\{\{\s*(.*?)\s*\}\}`)
+
+// runContext is what a run-name expression can read.
+type runContext struct {
+	inputs                 map[string]any
+	actor, event, ref, sha string
+}
+
+// evalRunName evaluates a workflow's run-name as GitHub does for the
+// expressions a run-name can use here: inputs.<name> (also
+// github.event.inputs.<name>), github.actor, github.triggering_actor,
+// github.event_name, github.ref_name, github.sha and github.workflow. Other
+// expressions give "". No run-name: the workflow's name.
+func evalRunName(spec workflowSpec, rc runContext) string {
+	if strings.TrimSpace(spec.RunName) == "" {
+		return spec.Name
+	}
+	out := runNameExpr.ReplaceAllStringFunc(spec.RunName, func(m string) string {
+		expr := runNameExpr.FindStringSubmatch(m)[1]
+		for _, prefix := range []string{"inputs.", "github.event.inputs."} {
+			if name, ok := strings.CutPrefix(expr, prefix); ok {
+				if v, ok := rc.inputs[name]; ok && v != nil {
+					return fmt.Sprint(v)
+				}
+				return ""
+			}
+		}
+		switch expr {
+		case "github.actor", "github.triggering_actor":
+			return rc.actor
+		case "github.event_name":
+			return rc.event
+		case "github.ref_name":
+			return rc.ref
+		case "github.sha":
+			return rc.sha
+		case "github.workflow":
+			return spec.Name
+		}
+		return ""
+	})
+	return strings.TrimSpace(out)
+}
+
+// RunDetailsMode is how workflow dispatches answer return_run_details.
+type RunDetailsMode int32
+
+const (
+	// RunDetailsReturned: 200 with workflow_run_id, run_url and html_url (github.com today).
+	RunDetailsReturned RunDetailsMode = iota
+	// RunDetailsIgnored: the parameter is ignored, 204 without a body
+	// (GitHub Enterprise Server versions that predate it and accept unknown keys).
+	RunDetailsIgnored
+	// RunDetailsRefused: 422 naming the parameter, nothing dispatched
+	// (servers that validate the body strictly).
+	RunDetailsRefused
+)
+
+// SetRunDetails makes workflow dispatches answer return_run_details as mode says.
+func (f *Fake) SetRunDetails(mode RunDetailsMode) { f.runDetails.Store(int32(mode)) }
+
+// maxRunAttempts is GitHub's bound on re-runs of one run.
+const maxRunAttempts = 50
+
+func (run *WorkflowRun) attempt() int { return max(run.Attempt, 1) }
+
+func (run *WorkflowRun) title() string {
+	if run.DisplayTitle != "" {
+		return run.DisplayTitle
+	}
+	return run.Name
+}
+
+func (run *WorkflowRun) startedAt() time.Time {
+	if run.StartedAt.IsZero() {
+		return run.CreatedAt
+	}
+	return run.StartedAt
+}
+
+// previousAttemptURL is the API URL of the attempt before this one, or nil.
+func (run *WorkflowRun) previousAttemptURL(runURL string) any {
+	if run.attempt() < 2 {
+		return nil
+	}
+	return fmt.Sprintf("%s/attempts/%d", runURL, run.attempt()-1)
 }

@@ -64,6 +64,10 @@ func (pl *Planner) body(p *Plan) string {
 	if p.Coupled {
 		mode += " and coupled (`" + config.Expand(cfg.Paths.CoupledTfvars, p.Environment) + "`), kept identical"
 	}
+	if cfg.ContractMode() {
+		mode = "request contract `" + cfg.ContractPath(p.Environment, p.RequestID) + "`; generated `" +
+			cfg.GeneratedTfvarsPath(p.Environment, p.RequestID) + "` (read by the standalone root) and an ExternalSecret; the tfvars are not edited"
+	}
 	row("Terraform", mode)
 	b.WriteString("\nThe database lives on the environment's shared instance: the size tier, storage, backup and Multi-AZ choices are recorded with the request and in the catalog; the instance's own settings stay in the root's tfvars.\n")
 

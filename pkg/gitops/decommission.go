@@ -23,13 +23,20 @@ type Decommission struct {
 
 // PlanDecommission removes a database's entries from the tfvars (standalone,
 // and coupled when enabled) and moves its catalog entry to decommissioning.
-// Terraform then schedules its secret for deletion; the database and the role
-// are never dropped automatically.
+// In the contract mode a database that has a contract loses its generated
+// files instead and its contract moves to decommissioning too. Terraform then
+// schedules its secret for deletion; the database and the role are never
+// dropped automatically.
 func (p *Planner) PlanDecommission(repo fs.FS, d Decommission, now time.Time) (*Plan, error) {
+	plan, err := p.planDecommission(repo, d, now)
+	return plan, asInvalid(err)
+}
+
+func (p *Planner) planDecommission(repo fs.FS, d Decommission, now time.Time) (*Plan, error) {
 	cfg := p.Config
 	env, db := d.Environment, d.Database
 	if env == "" || db == "" {
-		return nil, fmt.Errorf("decommission needs an environment and a database")
+		return nil, invalidf("decommission needs an environment and a database")
 	}
 	ed := newEditor(repo)
 	plan := &Plan{
@@ -43,21 +50,30 @@ func (p *Planner) PlanDecommission(repo fs.FS, d Decommission, now time.Time) (*
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s not found: environment %q has no standalone RDS root", standalone, env)
+		return nil, invalidf("%s not found: environment %q has no standalone RDS root", standalone, env)
 	}
-	out, removed, err := tfvars.RemoveEntry(src, standalone, tfvars.Path{cfg.Paths.MapAttribute}, db)
-	if err != nil {
-		return nil, err
+	removed := false
+	if cfg.ContractMode() {
+		if removed, err = p.decommissionContract(ed, repo, env, db); err != nil {
+			return nil, err
+		}
 	}
-	ed.write(standalone, out)
-	coupled, err := p.editCoupled(ed, env, func(src []byte, path string, m tfvars.Path) ([]byte, error) {
-		out, _, err := tfvars.RemoveEntry(src, path, m, db)
-		return out, err
-	})
-	if err != nil {
-		return nil, err
+	if !removed {
+		out, inTF, err := tfvars.RemoveEntry(src, standalone, tfvars.Path{cfg.Paths.MapAttribute}, db)
+		if err != nil {
+			return nil, err
+		}
+		removed = inTF
+		ed.write(standalone, out)
+		coupled, err := p.editCoupled(ed, env, func(src []byte, path string, m tfvars.Path) ([]byte, error) {
+			out, _, err := tfvars.RemoveEntry(src, path, m, db)
+			return out, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		plan.Coupled = coupled
 	}
-	plan.Coupled = coupled
 
 	inCatalog := false
 	if err := p.editCatalog(ed, env, func(f *catalog.File) error {
@@ -78,7 +94,7 @@ func (p *Planner) PlanDecommission(repo fs.FS, d Decommission, now time.Time) (*
 		return nil, err
 	}
 	if !removed && !inCatalog {
-		return nil, fmt.Errorf("%s has no database %q in %s or the catalog", env, db, standalone)
+		return nil, invalidf("%s has no database %q in %s or the catalog", env, db, standalone)
 	}
 	plan.Changes = ed.result()
 	plan.Labels = []string{cfg.Labels.PullRequest, cfg.Labels.Decommission, env}

@@ -20,7 +20,33 @@ import (
 type Change struct {
 	Path string
 	Old  []byte // nil when the file is new
-	New  []byte
+	New  []byte // nil (with Old set) when the file is deleted
+}
+
+// Deletes reports whether the change removes its file.
+func (c Change) Deletes() bool { return c.New == nil && c.Old != nil }
+
+// ErrInvalidRequest is wrapped by every planning error the request itself
+// causes (a name another entry holds, a base branch that is not allowed, an
+// environment without a root, coupled mode in the contract mode): the
+// request must change, the repository is fine. The CLI exits 2 on it.
+var ErrInvalidRequest = errors.New("invalid request")
+
+type requestError struct{ err error }
+
+func (e *requestError) Error() string           { return e.err.Error() }
+func (e *requestError) Unwrap() []error         { return []error{e.err, ErrInvalidRequest} }
+func invalidf(format string, args ...any) error { return &requestError{fmt.Errorf(format, args...)} }
+
+// asInvalid marks an error the request causes (a catalog conflict).
+func asInvalid(err error) error {
+	if err == nil || errors.Is(err, ErrInvalidRequest) {
+		return err
+	}
+	if errors.Is(err, catalog.ErrConflict) || errors.Is(err, catalog.ErrIllegalTransition) {
+		return &requestError{err}
+	}
+	return err
 }
 
 // Kind of plan.
@@ -70,7 +96,9 @@ type Planner struct {
 }
 
 // New loads rdsbot.yaml (defaults when absent) and the schemas from a
-// repository snapshot.
+// repository snapshot. It also reserves, per environment, the instance's
+// own master username and admin database, read from the standalone root
+// (its tfvars, else the variables' defaults), so no request can take them.
 func New(repo fs.FS) (*Planner, error) {
 	cfgBytes, err := fs.ReadFile(repo, config.FileName)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -84,7 +112,58 @@ func New(repo fs.FS) (*Planner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Planner{Config: cfg, Schema: set}, nil
+	p := &Planner{Config: cfg, Schema: set}
+	set.Reserved.LookupInstances(func(env string) ([]schema.InstanceName, error) { return p.InstanceNames(repo, env) })
+	return p, nil
+}
+
+// InstanceNames reads the master username and admin database of env's
+// instance from its standalone root: the tfvars value, else the variable's
+// default. A root that does not exist or does not parse yields nothing
+// (validate reports the latter); a file that cannot be read is an error.
+func (p *Planner) InstanceNames(repo fs.FS, env string) ([]schema.InstanceName, error) {
+	cfg := p.Config
+	tfvarsPath := config.Expand(cfg.Paths.StandaloneTfvars, env)
+	varsPath := config.Expand(cfg.Paths.StandaloneVariables, env)
+	read := func(path string) ([]byte, error) {
+		b, err := fs.ReadFile(repo, path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
+	}
+	src, err := read(tfvarsPath)
+	if err != nil {
+		return nil, err
+	}
+	var vars *tfvars.Variables
+	b, err := read(varsPath)
+	if err != nil {
+		return nil, err
+	}
+	if b != nil {
+		vars, _ = tfvars.ParseVariables(tfvars.SourceFile{Name: varsPath, Src: b})
+	}
+	var out []schema.InstanceName
+	for _, a := range []struct{ kind, attr, what string }{
+		{schema.ReservedRoles, cfg.Reserved.MasterUsername, "the master user"},
+		{schema.ReservedDatabases, cfg.Reserved.AdminDatabase, "the admin database"},
+	} {
+		if src != nil {
+			if v, found, err := tfvars.Lookup(src, tfvarsPath, tfvars.Path{a.attr}); err == nil && found && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+				out = append(out, schema.InstanceName{Kind: a.kind, Name: v.AsString(),
+					Reason: fmt.Sprintf("%s of the %s instance (%s in %s)", a.what, env, a.attr, tfvarsPath)})
+				continue
+			}
+		}
+		if vars != nil {
+			if v, ok := vars.Lookup(a.attr); ok && v.Default != cty.NilVal && v.Default.Type() == cty.String && v.Default.IsKnown() && !v.Default.IsNull() {
+				out = append(out, schema.InstanceName{Kind: a.kind, Name: v.Default.AsString(),
+					Reason: fmt.Sprintf("%s of the %s instance (the default of variable %s in %s)", a.what, env, a.attr, varsPath)})
+			}
+		}
+	}
+	return out, nil
 }
 
 // editor accumulates the edits of one plan over a snapshot.
@@ -96,9 +175,12 @@ type editor struct {
 func newEditor(repo fs.FS) *editor { return &editor{repo: repo, changes: map[string]*Change{}} }
 
 // read returns the current bytes of a file, edited or not; ok is false when
-// the file does not exist.
+// the file does not exist (or the plan deletes it).
 func (e *editor) read(path string) ([]byte, bool, error) {
 	if c, ok := e.changes[path]; ok {
+		if c.New == nil {
+			return nil, false, nil
+		}
 		return c.New, true, nil
 	}
 	b, err := fs.ReadFile(e.repo, path)
@@ -112,6 +194,9 @@ func (e *editor) read(path string) ([]byte, bool, error) {
 }
 
 func (e *editor) write(path string, b []byte) {
+	if b == nil {
+		b = []byte{}
+	}
 	if c, ok := e.changes[path]; ok {
 		c.New = b
 		return
@@ -120,11 +205,27 @@ func (e *editor) write(path string, b []byte) {
 	e.changes[path] = &Change{Path: path, Old: old, New: b}
 }
 
+// remove deletes a file (nothing when it does not exist).
+func (e *editor) remove(path string) {
+	if c, ok := e.changes[path]; ok {
+		c.New = nil
+		return
+	}
+	old, err := fs.ReadFile(e.repo, path)
+	if err != nil {
+		return
+	}
+	e.changes[path] = &Change{Path: path, Old: old}
+}
+
 // result drops files whose bytes did not change and sorts by path.
 func (e *editor) result() []Change {
 	var out []Change
 	for _, c := range e.changes {
-		if c.Old != nil && string(c.Old) == string(c.New) {
+		if c.Old != nil && c.New != nil && string(c.Old) == string(c.New) {
+			continue
+		}
+		if c.Old == nil && c.New == nil {
 			continue
 		}
 		out = append(out, *c)
@@ -141,14 +242,42 @@ func entryValue(db, user string) []tfvars.Attr {
 	}
 }
 
-// PlanRequest plans a create (or update) request.
+// PlanRequest plans a create (or update) request, in the repository's
+// request mode: direct (tfvars entries) or contract (the request contract
+// and its generated files). Errors the request causes wrap
+// ErrInvalidRequest.
 func (p *Planner) PlanRequest(repo fs.FS, req *contract.Request, now time.Time) (*Plan, error) {
+	plan, err := p.planRequest(repo, req, now)
+	return plan, asInvalid(err)
+}
+
+func (p *Planner) planRequest(repo fs.FS, req *contract.Request, now time.Time) (*Plan, error) {
 	cfg := p.Config
 	base, err := cfg.BaseFor(req.BaseBranch)
 	if err != nil {
-		return nil, err
+		return nil, &requestError{err}
 	}
 	env, db := req.Environment, req.DatabaseName
+	// Validate checked the reserved names already; check again here, with
+	// the instance's own names read now, so a failed read cannot let one by.
+	instance, err := p.InstanceNames(repo, env)
+	if err != nil {
+		return nil, err
+	}
+	for name, f := range p.Schema.Request.Fields {
+		v := req.Fields()[name]
+		if f.Reserved == "" || v == "" {
+			continue
+		}
+		for _, in := range instance {
+			if in.Kind == f.Reserved && strings.EqualFold(in.Name, v) {
+				return nil, invalidf("%s %q is reserved: %s", name, v, in.Reason)
+			}
+		}
+		if why, reserved := p.Schema.Reserved.Check(f.Reserved, env, v); reserved {
+			return nil, invalidf("%s %q is reserved: %s", name, v, why)
+		}
+	}
 	ed := newEditor(repo)
 	plan := &Plan{
 		Kind: KindCreate, Environment: env, Database: db, RequestID: req.ID, Request: req,
@@ -161,7 +290,13 @@ func (p *Planner) PlanRequest(repo fs.FS, req *contract.Request, now time.Time) 
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s not found: environment %q has no standalone RDS root; add envs/%s-rds first", standalone, env, env)
+		return nil, invalidf("%s not found: environment %q has no standalone RDS root; add envs/%s-rds first", standalone, env, env)
+	}
+	if cfg.ContractMode() {
+		if err := p.planContract(ed, plan, src, standalone, now); err != nil {
+			return nil, err
+		}
+		return p.finishCreate(ed, plan), nil
 	}
 	mapPath := tfvars.Path{cfg.Paths.MapAttribute}
 	if err := checkConflicts(src, standalone, mapPath, db, req.Username); err != nil {
@@ -188,25 +323,34 @@ func (p *Planner) PlanRequest(repo fs.FS, req *contract.Request, now time.Time) 
 	plan.Coupled = coupled
 
 	if err := p.editCatalog(ed, env, func(f *catalog.File) error {
-		_, err := f.Upsert(catalog.Spec{
-			Name: db, RequestID: req.ID, Owner: req.Owner, RequestedBy: req.Requester,
-			Domain: req.Domain, Risk: req.Risk, Environment: env,
-			Configuration: catalog.Configuration{
-				Username: req.Username, SizeTier: req.Size, InstanceClass: req.InstanceClass,
-				SecretPath: req.SecretPath(cfg.Secrets.Prefix),
-			},
-		}, now)
+		_, err := f.Upsert(p.catalogSpec(req), now)
 		return err
 	}); err != nil {
 		return nil, err
 	}
 
+	return p.finishCreate(ed, plan), nil
+}
+
+func (p *Planner) finishCreate(ed *editor, plan *Plan) *Plan {
 	plan.Changes = ed.result()
-	plan.Labels = p.labels(req)
-	plan.Title = fmt.Sprintf("Create RDS database: %s (%s)", db, env)
+	plan.Labels = p.labels(plan.Request)
+	plan.Title = fmt.Sprintf("Create RDS database: %s (%s)", plan.Database, plan.Environment)
 	plan.CommitMessage = commitMessage(plan)
 	plan.Body = p.body(plan)
-	return plan, nil
+	return plan
+}
+
+// catalogSpec is the catalog entry of a request.
+func (p *Planner) catalogSpec(req *contract.Request) catalog.Spec {
+	return catalog.Spec{
+		Name: req.DatabaseName, RequestID: req.ID, Owner: req.Owner, RequestedBy: req.Requester,
+		Domain: req.Domain, Risk: req.Risk, Environment: req.Environment,
+		Configuration: catalog.Configuration{
+			Username: req.Username, SizeTier: req.Size, InstanceClass: req.InstanceClass,
+			SecretPath: req.SecretPath(p.Config.Secrets.Prefix),
+		},
+	}
 }
 
 // checkConflicts refuses a request whose database or role another entry of
@@ -223,16 +367,19 @@ func checkConflicts(src []byte, path string, m tfvars.Path, key, user string) er
 		}
 		if e.Value.Type().HasAttribute("database_name") {
 			if v := e.Value.GetAttr("database_name"); v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == key {
-				errs = append(errs, fmt.Errorf("%s:%d: entry %q already creates database %q", path, e.Line, e.Key, key))
+				errs = append(errs, invalidf("%s:%d: entry %q already creates database %q", path, e.Line, e.Key, key))
 			}
 		}
 		if e.Value.Type().HasAttribute("username") {
 			if v := e.Value.GetAttr("username"); v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == user {
-				errs = append(errs, fmt.Errorf("%s:%d: entry %q already uses role %q; pick another username", path, e.Line, e.Key, user))
+				errs = append(errs, invalidf("%s:%d: entry %q already uses role %q; pick another username", path, e.Line, e.Key, user))
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return &requestError{errors.Join(errs...)}
 }
 
 // editCoupled applies edit to the coupled map when coupled mode is enabled

@@ -46,6 +46,15 @@ type Options struct {
 
 	// Logf, when set, receives a line for each step (initdb, start, stop).
 	Logf func(format string, args ...any)
+
+	// TLS turns ssl on with a certificate for 127.0.0.1 and localhost signed
+	// by a throwaway CA generated in Go (Cluster.CAFile).
+	TLS bool
+
+	// PasswordAuth replaces initdb's trust-everything pg_hba.conf: the
+	// superuser "postgres" stays trusted (so URL keeps working), every other
+	// role must log in with SCRAM-SHA-256, and over TLS only when TLS is on.
+	PasswordAuth bool
 }
 
 // Cluster is a running throwaway PostgreSQL cluster owned by this process.
@@ -53,6 +62,7 @@ type Cluster struct {
 	dir     string // everything lives here: data/, the socket, postgres.log
 	port    int
 	logPath string
+	caFile  string // with Options.TLS: the CA that signed the server certificate
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the postmaster has exited
@@ -114,6 +124,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
 	}
+	if err := c.configureAuth(dataDir, owner, opts); err != nil {
+		return nil, err
+	}
 
 	// A free port can be taken by someone else between probing and binding;
 	// try a few.
@@ -148,6 +161,11 @@ func (c *Cluster) startPostmaster(ctx context.Context, binDir, dataDir string, o
 		settings["fsync"] = "off"
 		settings["synchronous_commit"] = "off"
 		settings["full_page_writes"] = "off"
+	}
+	if opts.TLS {
+		settings["ssl"] = "on"
+		settings["ssl_cert_file"] = filepath.Join(c.dir, "server.crt")
+		settings["ssl_key_file"] = filepath.Join(c.dir, "server.key")
 	}
 	for k, v := range opts.Settings {
 		settings[k] = v

@@ -30,4 +30,11 @@
 //
 // Start and Cluster are the same machinery for callers that need a cluster of
 // their own, for example a benchmark that wants fsync on.
+//
+// SharedRDS is a second shared cluster that looks like an RDS instance from
+// outside, for provisioning tests: TLS with a certificate generated in Go,
+// SCRAM password authentication for every role but the superuser, and every
+// statement logged with its user. NewRDSMaster creates a master role shaped
+// like RDS's (LOGIN CREATEDB CREATEROLE, no superuser) on it, and
+// LogStatements reads back what a role sent.
 package pgtest

@@ -36,19 +36,20 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// StopShared stops the shared cluster, if one was started, and removes its
-// directory. Main calls it; a TestMain that does more than Main can call it
-// directly.
+// StopShared stops the shared cluster and the shared RDS-like cluster
+// (SharedRDS), if they were started, and removes their directories. Main
+// calls it; a TestMain that does more than Main can call it directly.
 func StopShared() error {
+	rdsErr := stopSharedRDS()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.cluster == nil {
-		return nil
+		return rdsErr
 	}
 	err := shared.cluster.Stop()
 	shared.cluster = nil
 	shared.err = errors.New("pgtest: the shared cluster was stopped")
-	return err
+	return errors.Join(err, rdsErr)
 }
 
 // AdminURL returns the URL of a role that may create databases: DATABASE_URL

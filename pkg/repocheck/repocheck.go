@@ -1,7 +1,10 @@
 // Package repocheck checks that a managed repository is consistent as a
 // whole: every file parses and type-checks, every catalog entry has its
-// tfvars entries and the reverse, coupled and standalone maps agree in keys
-// and values when coupled mode is on, values respect the enums, and no
+// tfvars entry (or, in the contract mode, its request contract) and the
+// reverse, coupled and standalone maps agree in keys and values when coupled
+// mode is on, a contract's generated files are exactly what rdsbot renders
+// from it, values respect the enums, no database or role takes a reserved
+// name, every intake surface can satisfy every rule of the schema, and no
 // change lowers deletion protection. It reports every problem with its file
 // and line; it never stops at the first.
 package repocheck
@@ -20,6 +23,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/rdsbot/rdsbot/pkg/catalog"
 	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/gitops"
 	"github.com/rdsbot/rdsbot/pkg/schema"
 	"github.com/rdsbot/rdsbot/pkg/tfvars"
 	"github.com/zclconf/go-cty/cty"
@@ -43,6 +47,7 @@ type checker struct {
 	repo     fs.FS
 	cfg      *config.Config
 	set      *schema.Set
+	planner  *gitops.Planner
 	findings []Finding
 }
 
@@ -65,11 +70,14 @@ func (c *checker) read(p string) ([]byte, bool) {
 // Check runs every check over a repository with its configuration and
 // schemas, and returns the findings sorted by file and line.
 func Check(repo fs.FS, cfg *config.Config, set *schema.Set) []Finding {
-	c := &checker{repo: repo, cfg: cfg, set: set}
+	c := &checker{repo: repo, cfg: cfg, set: set, planner: &gitops.Planner{Config: cfg, Schema: set}}
 	for _, env := range c.environments() {
 		c.checkEnvironment(env)
 	}
 	c.checkGuards()
+	for _, err := range set.Request.CheckSurfaces() {
+		c.addError(err)
+	}
 	sort.SliceStable(c.findings, func(i, j int) bool {
 		a, b := c.findings[i], c.findings[j]
 		if a.File != b.File {
@@ -118,11 +126,12 @@ func (c *checker) checkEnvironment(env string) {
 	var sEntries map[string]entry
 	if hasRoot {
 		c.typeCheck(config.Expand(cfg.Paths.StandaloneVariables, env), standalonePath, standalone)
-		sEntries = c.entries(standalonePath, standalone, tfvars.Path{cfg.Paths.MapAttribute})
+		sEntries = c.entries(env, standalonePath, standalone, tfvars.Path{cfg.Paths.MapAttribute})
 		c.checkNoLoweredProtection(standalonePath, standalone)
 	}
 	c.checkCoupled(env, sEntries)
-	c.checkCatalog(env, hasRoot, standalonePath, sEntries)
+	contracts := c.checkContracts(env, hasRoot, standalonePath, sEntries)
+	c.checkCatalog(env, hasRoot, standalonePath, sEntries, contracts)
 }
 
 func (c *checker) typeCheck(variablesPath, tfvarsPath string, src []byte) {
@@ -145,8 +154,9 @@ func (c *checker) typeCheck(variablesPath, tfvarsPath string, src []byte) {
 	}
 }
 
-// entries reads a map and checks each entry's names against the schema.
-func (c *checker) entries(file string, src []byte, m tfvars.Path) map[string]entry {
+// entries reads a map and checks each entry's names against the schema and
+// the reserved names of env.
+func (c *checker) entries(env, file string, src []byte, m tfvars.Path) map[string]entry {
 	list, err := tfvars.Entries(src, file, m)
 	if err != nil {
 		c.add(file, 0, "%v", err)
@@ -169,6 +179,9 @@ func (c *checker) entries(file string, src []byte, m tfvars.Path) map[string]ent
 			if f := fields[field]; f != nil {
 				if msg := f.Check(schema.Value{Str: s}); msg != "" {
 					c.add(file, e.Line, "%s[%q].%s %q %s", strings.Join(m, "."), e.Key, attr, s, msg)
+				}
+				if why, reserved := c.set.Reserved.Check(f.Reserved, env, s); f.Reserved != "" && reserved {
+					c.add(file, e.Line, "%s[%q].%s %q is reserved: %s", strings.Join(m, "."), e.Key, attr, s, why)
 				}
 			}
 		}
@@ -207,7 +220,7 @@ func (c *checker) checkCoupled(env string, standalone map[string]entry) {
 		c.add(p, 0, "coupled RDS is enabled on an ephemeral cluster (%s = \"ephemeral\"); Terraform refuses this", cfg.Paths.Lifecycle)
 	}
 	m := tfvars.Path{cfg.Paths.CoupledObject, cfg.Paths.CoupledMap}
-	coupled := c.entries(p, src, m)
+	coupled := c.entries(env, p, src, m)
 	if coupled == nil {
 		coupled = map[string]entry{}
 	}
@@ -247,13 +260,16 @@ func show(v cty.Value) string {
 // liveStatuses are the catalog statuses whose database must be in tfvars.
 var liveStatuses = []catalog.Status{catalog.StatusPending, catalog.StatusApproved, catalog.StatusProvisioning, catalog.StatusActive, catalog.StatusFailed}
 
-func (c *checker) checkCatalog(env string, hasRoot bool, standalonePath string, standalone map[string]entry) {
+func (c *checker) checkCatalog(env string, hasRoot bool, standalonePath string, standalone map[string]entry, contracts map[string]gitops.ContractRecord) {
 	cfg := c.cfg
 	p := cfg.CatalogPath(env)
 	src, ok := c.read(p)
 	if !ok {
 		if len(standalone) > 0 {
 			c.add(p, 0, "missing, but %s has %d application databases", standalonePath, len(standalone))
+		}
+		for _, name := range sortedKeys(contracts) {
+			c.add(contracts[name].Path, 0, "has no catalog entry: %s is missing", p)
 		}
 		return
 	}
@@ -282,13 +298,24 @@ func (c *checker) checkCatalog(env string, hasRoot bool, standalonePath string, 
 		line := e.Line
 		live := slices.Contains(liveStatuses, e.Metadata.Status)
 		te, inTF := standalone[e.Name]
+		ct, inContract := contracts[e.Name]
 		switch {
 		case live && !hasRoot:
 			c.add(p, line, "databases.%s is %s but environment %s has no %s", e.Name, e.Metadata.Status, env, standalonePath)
-		case live && !inTF:
+		case live && !inTF && !inContract && cfg.ContractMode():
+			c.add(p, line, "databases.%s is %s but has no request contract in %s and no entry %q in %s", e.Name, e.Metadata.Status, cfg.ContractFiles(env).Dir, e.Name, standalonePath)
+		case live && !inTF && !inContract:
 			c.add(p, line, "databases.%s is %s but %s has no entry %q", e.Name, e.Metadata.Status, standalonePath, e.Name)
 		case !live && inTF:
 			c.add(standalonePath, te.line, "entry %q is still in %s but its catalog status is %s", e.Name, cfg.Paths.MapAttribute, e.Metadata.Status)
+		}
+		if inContract {
+			switch {
+			case ct.Status != string(e.Metadata.Status):
+				c.add(ct.Path, 0, "status is %q but the catalog entry %s:%d is %q; they must agree (rdsbot writes both)", ct.Status, p, line, e.Metadata.Status)
+			case e.Metadata.RequestID != "" && e.Metadata.RequestID != ct.ID:
+				c.add(p, line, "databases.%s.metadata.request_id is %s but its contract is %s (%s)", e.Name, e.Metadata.RequestID, ct.ID, ct.Path)
+			}
 		}
 		if inTF {
 			if u, ok := stringAttr(te.value, "username"); ok && e.Configuration.Username != "" && u != e.Configuration.Username {
@@ -302,6 +329,11 @@ func (c *checker) checkCatalog(env string, hasRoot bool, standalonePath string, 
 	for _, k := range sortedKeys(standalone) {
 		if !seen[k] {
 			c.add(standalonePath, standalone[k].line, "entry %q has no catalog entry in %s", k, p)
+		}
+	}
+	for _, k := range sortedKeys(contracts) {
+		if !seen[k] {
+			c.add(contracts[k].Path, 0, "database %q has no catalog entry in %s", k, p)
 		}
 	}
 }

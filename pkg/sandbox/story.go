@@ -99,10 +99,10 @@ func (st *Story) Play(ctx context.Context) error {
 			body := strings.NewReplacer("Billing-DB", "billing", "large", "small").Replace(is.Body)
 			return s.Fake.As("erin").EditIssue(s.Repo, billingIssue, githubfake.IssueEdit{Body: &body})
 		}},
-		{"bob merges alice's pull request; main moves under the Backstage request", func() error {
+		{"bob approves and merges alice's pull request; main moves under the Backstage request", func() error {
 			return st.merge(ordersIssue)
 		}},
-		{"bob merges the re-planned Backstage request: it merges cleanly", func() error {
+		{"bob approves and merges the re-planned Backstage request: it merges cleanly", func() error {
 			return st.merge(st.issueOf("rds/test/payments"))
 		}},
 	}
@@ -137,6 +137,15 @@ func (st *Story) issueOf(branch string) int {
 func (st *Story) merge(issue int) error {
 	for _, pr := range st.S.Fake.PullRequests(st.S.Repo) {
 		if strings.Contains(pr.Issue.Body, fmt.Sprintf("Request: #%d\n", issue)) && pr.Issue.State == "open" {
+			// test needs one human approval (rdsbot/approval): bob gives it
+			// a moment after the last push, then merges.
+			st.S.Fake.Advance(2 * time.Second)
+			if _, err := st.S.Fake.As(Platform).Approve(st.S.Repo, pr.Number); err != nil {
+				return err
+			}
+			if err := st.S.Settle(context.Background(), 60*time.Second); err != nil {
+				return err
+			}
 			_, err := st.S.Fake.As(Platform).Merge(st.S.Repo, pr.Number, "merge")
 			return err
 		}

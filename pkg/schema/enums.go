@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -11,79 +12,68 @@ import (
 // Enums holds the enum lists of enums.yaml, flattened: top-level lists under
 // their own key ("environments") and grouped lists as "<group>.<key>"
 // ("rds.instance_sizes"), whose values live under <group>.<key>.values.
+// Top-level single values (the original's `version: 1`) are metadata, not
+// lists.
 type Enums struct {
-	lists map[string][]string
-	descs map[string]string
+	lists     map[string][]string
+	descs     map[string]string
+	meta      map[string]string
+	defaulted []string
 }
+
+const shapeEnums = "a mapping of enum lists: `name: [a, b]` at the top level, or grouped as `group: {name: {description, values: [a, b]}}`"
 
 // ParseEnums reads enums.yaml. Every list must be a sequence of non-empty,
-// unique scalars.
+// unique values. A list rdsbot needs that the file lacks (rds.initial_schemas
+// in the original's file) comes from the documented defaults, and
+// Defaulted names it.
 func ParseEnums(data []byte, filename string) (*Enums, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", filename, err)
+	top, err := parseDoc(data, filename, shapeEnums)
+	if err != nil {
+		return nil, err
 	}
-	e := &Enums{lists: map[string][]string{}, descs: map[string]string{}}
-	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty file", filename)
-	}
-	top := root.Content[0]
-	if top.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: expected a mapping of enum lists", filename, top.Line)
-	}
-	var errs Errors
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		key, val := top.Content[i].Value, top.Content[i+1]
+	p := &problems{file: filename}
+	e := &Enums{lists: map[string][]string{}, descs: map[string]string{}, meta: map[string]string{}}
+	for _, kv := range pairs(top) {
+		key, val := kv.key, kv.v
 		switch val.Kind {
 		case yaml.SequenceNode:
-			vals, err := scalarList(val)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: %s: %w", filename, val.Line, key, err))
-				continue
-			}
-			e.lists[key] = vals
+			e.lists[key] = p.strs(val, key)
+		case yaml.ScalarNode:
+			e.meta[key] = val.Value
 		case yaml.MappingNode:
-			for j := 0; j+1 < len(val.Content); j += 2 {
-				sub, body := val.Content[j].Value, val.Content[j+1]
-				name := key + "." + sub
-				var group struct {
-					Description string    `yaml:"description"`
-					Values      yaml.Node `yaml:"values"`
-				}
-				if err := body.Decode(&group); err != nil || group.Values.Kind != yaml.SequenceNode {
-					errs = append(errs, fmt.Errorf("%s:%d: %s: expected {description, values: [...]}", filename, body.Line, name))
+			for _, g := range pairs(val) {
+				name := key + "." + g.key
+				body := p.mapping(g.v, name, "a mapping {description, values: [...]}")
+				if body == nil {
+					if isNull(g.v) {
+						p.at(g.v.Line, "%s: expected {description, values: [...]}, found nothing", name)
+					}
 					continue
 				}
-				vals, err := scalarList(&group.Values)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s:%d: %s: %w", filename, body.Line, name, err))
+				p.keysOnly(body, name, []string{"description", "values"})
+				values := get(body, "values")
+				if values == nil {
+					p.at(body.Line, "%s: values is missing; expected {description, values: [...]}", name)
 					continue
 				}
-				e.lists[name] = vals
-				e.descs[name] = group.Description
+				e.lists[name] = p.strs(values, name+".values")
+				e.descs[name] = p.str(get(body, "description"), name+".description")
 			}
-		default:
-			errs = append(errs, fmt.Errorf("%s:%d: %s: expected a list or a group of lists", filename, val.Line, key))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	for name, d := range builtinEnums() {
+		if _, ok := e.lists[name]; !ok {
+			e.lists[name] = slices.Clone(d.values)
+			e.descs[name] = d.description
+			e.defaulted = append(e.defaulted, name)
+		}
+	}
+	sort.Strings(e.defaulted)
+	if err := p.err(); err != nil {
+		return nil, err
 	}
 	return e, nil
-}
-
-func scalarList(n *yaml.Node) ([]string, error) {
-	out := make([]string, 0, len(n.Content))
-	for _, c := range n.Content {
-		if c.Kind != yaml.ScalarNode || c.Value == "" {
-			return nil, fmt.Errorf("line %d: every value must be a non-empty scalar", c.Line)
-		}
-		if slices.Contains(out, c.Value) {
-			return nil, fmt.Errorf("line %d: %q is listed twice", c.Line, c.Value)
-		}
-		out = append(out, c.Value)
-	}
-	return out, nil
 }
 
 // Values returns the list for a key such as "environments" or
@@ -93,8 +83,32 @@ func (e *Enums) Values(key string) ([]string, bool) {
 	return slices.Clone(v), ok
 }
 
+// list resolves an enum_from reference, saying what is wrong when it cannot.
+func (e *Enums) list(key string) ([]string, error) {
+	if v, ok := e.lists[key]; ok {
+		return slices.Clone(v), nil
+	}
+	if v, ok := e.meta[key]; ok {
+		return nil, fmt.Errorf("%q names a single value (%s) in enums.yaml, not a list", key, v)
+	}
+	return nil, fmt.Errorf("%q names no list in enums.yaml (known: %s)", key, strings.Join(e.Keys(), ", "))
+}
+
 // Description returns the description of a grouped list, if any.
 func (e *Enums) Description(key string) string { return e.descs[key] }
+
+// Meta returns the top-level single values (such as version).
+func (e *Enums) Meta() map[string]string {
+	out := make(map[string]string, len(e.meta))
+	for k, v := range e.meta {
+		out[k] = v
+	}
+	return out
+}
+
+// Defaulted lists the enum keys taken from the documented defaults because
+// the file lacks them.
+func (e *Enums) Defaulted() []string { return slices.Clone(e.defaulted) }
 
 // Keys lists every enum key, sorted.
 func (e *Enums) Keys() []string {

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -9,11 +10,14 @@ import (
 // ServiceClass is the service class of RDS requests in service_class_approvals.yaml.
 const ServiceClass = "databases-rds"
 
-// Paths names the three schema files inside a repository.
+// Paths names the schema files inside a repository.
 type Paths struct {
 	Enums          string
 	Request        string
 	ServiceClasses string
+	// Reserved is the reserved-names file; when it does not exist the
+	// documented list (DefaultReservedNames) applies.
+	Reserved string
 }
 
 // DefaultPaths is the layout of this repository.
@@ -21,6 +25,7 @@ var DefaultPaths = Paths{
 	Enums:          "schemas/metadata/enums.yaml",
 	Request:        "schemas/requests/rds.schema.yaml",
 	ServiceClasses: "schemas/routing/service_class_approvals.yaml",
+	Reserved:       "schemas/metadata/reserved_names.yaml",
 }
 
 // Set is everything validation and routing need.
@@ -28,9 +33,10 @@ type Set struct {
 	Enums          *Enums
 	Request        *RequestSchema
 	ServiceClasses *ServiceClasses
+	Reserved       *ReservedNames
 }
 
-// Load reads and checks the three schema files from fsys.
+// Load reads and checks the schema files from fsys.
 func Load(fsys fs.FS, p Paths) (*Set, error) {
 	read := func(name string) ([]byte, error) {
 		b, err := fs.ReadFile(fsys, name)
@@ -63,7 +69,20 @@ func Load(fsys fs.FS, p Paths) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Set{Enums: enums, Request: req, ServiceClasses: sc}, nil
+	reserved := DefaultReservedNames()
+	if p.Reserved != "" {
+		b, err := fs.ReadFile(fsys, p.Reserved)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("read schema: %w", err)
+		default:
+			if reserved, err = ParseReservedNames(b, p.Reserved); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Set{Enums: enums, Request: req, ServiceClasses: sc, Reserved: reserved}, nil
 }
 
 // LabelNeed is a label a request needs, and the group whose member must add it.

@@ -19,6 +19,7 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/config"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/jobs"
+	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/webhook"
 )
 
@@ -61,6 +62,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	queue   *jobs.Queue
+	ledger  *ledger.Ledger
 	app     *forge.App
 	bot     *bot.Bot
 	metrics *metrics
@@ -106,27 +108,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.metrics = newMetrics(q, ghMetrics)
 	obs.m = s.metrics
 	if !cfg.IntakeOnly {
-		app, err := forge.NewApp(forge.Config{
-			BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, BotLogin: cfg.BotLogin,
-			Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger,
-		})
-		if err != nil {
+		if err := s.newBot(ctx, ghMetrics); err != nil {
 			q.Close()
 			return nil, err
 		}
-		s.app = app
-		b, err := bot.New(bot.Options{App: app, Queue: q, Defaults: cfg.Defaults, Logger: cfg.Logger,
-			ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay})
-		if err != nil {
-			q.Close()
-			return nil, err
-		}
-		s.bot = b
 	}
 	hook, err := webhook.NewHandler(webhook.Config{Secrets: cfg.WebhookSecrets, Store: q, Logger: cfg.Logger,
-		Metrics: s.metrics, Handles: bot.Handles})
+		Metrics: s.metrics, Handles: bot.HandlesEvent})
 	if err != nil {
-		q.Close()
+		s.closeStores()
 		return nil, err
 	}
 	s.ready = func(ctx context.Context) error {
@@ -138,6 +128,54 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return s, nil
+}
+
+// newBot opens the ledger and builds the App client and the bot: what a
+// server that works jobs needs, and an intake-only one does not.
+func (s *Server) newBot(ctx context.Context, ghMetrics *forge.Metrics) error {
+	cfg := s.cfg
+	// The ledger holds what the bot recorded itself, beside the job store:
+	// among it the commits the App made, which forge trusts as its own.
+	lcfg := ledger.Config{DatabaseURL: cfg.DatabaseURL}
+	if cfg.SQLitePath != "" {
+		lcfg = ledger.Config{SQLitePath: ledger.PathFor(cfg.SQLitePath)}
+	}
+	led, err := ledger.Open(ctx, lcfg)
+	if err != nil {
+		return err
+	}
+	s.ledger = led
+	app, err := forge.NewApp(forge.Config{
+		BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, BotLogin: cfg.BotLogin,
+		Pacing: cfg.Pacing, Retry: cfg.Retry, Metrics: ghMetrics, Logger: cfg.Logger, Ledger: led,
+	})
+	if err != nil {
+		led.Close()
+		return err
+	}
+	s.app = app
+	b, err := bot.New(bot.Options{App: app, Queue: s.queue, Ledger: led, Logger: cfg.Logger,
+		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay})
+	if err != nil {
+		led.Close()
+		return err
+	}
+	s.bot = b
+	return nil
+}
+
+// closeStores closes the job store and the ledger.
+func (s *Server) closeStores() error {
+	var errs []error
+	if err := s.queue.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close job store: %w", err))
+	}
+	if s.ledger != nil {
+		if err := s.ledger.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close ledger: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // observer forwards queue events to the metrics once they exist, and to
@@ -200,6 +238,10 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // intake-only server.
 func (s *Server) App() *forge.App { return s.app }
 
+// Ledger is the store of facts the bot recorded itself; nil for an
+// intake-only server.
+func (s *Server) Ledger() *ledger.Ledger { return s.ledger }
+
 // Queue is the job queue.
 func (s *Server) Queue() *jobs.Queue { return s.queue }
 
@@ -247,10 +289,7 @@ func (s *Server) stop(ctx context.Context, srv *http.Server) error {
 		errs = append(errs, fmt.Errorf("stop jobs: %w", err))
 	}
 	wg.Wait()
-	if err := s.queue.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close job store: %w", err))
-	}
-	return errors.Join(append(errs, httpErr)...)
+	return errors.Join(append(errs, httpErr, s.closeStores())...)
 }
 
 // HTTP server limits. Until a delivery's signature is checked its sender is

@@ -42,10 +42,16 @@ var webhookEvents = []string{
 	"issue_comment$created", "issue_comment$edited",
 	"pull_request$opened", "pull_request$synchronize", "pull_request$edited", "pull_request$labeled",
 	"pull_request$unlabeled", "pull_request$closed", "pull_request$reopened",
-	"pull_request_review$submitted", "pull_request_review$dismissed",
+	"pull_request$ready_for_review", "pull_request$converted_to_draft", "pull_request$review_requested",
+	"pull_request$enqueued", "pull_request$dequeued",
+	"pull_request_review$submitted", "pull_request_review$edited", "pull_request_review$dismissed",
 	"push$event", "workflow_dispatch$event", "repository_dispatch$event",
 	"workflow_run$requested", "workflow_run$in_progress", "workflow_run$completed",
-	"check_run$created", "check_run$completed",
+	"check_run$created", "check_run$completed", "status$event",
+	"merge_group$checks_requested", "merge_group$destroyed",
+	"membership$added", "membership$removed",
+	"organization$member_invited", "organization$member_added", "organization$member_removed",
+	"team$created", "team$edited",
 }
 
 func main() {

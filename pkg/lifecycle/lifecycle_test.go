@@ -1,4 +1,4 @@
-package catalog
+package lifecycle
 
 import (
 	"errors"
@@ -13,22 +13,31 @@ import (
 
 // legal is the state machine of DESIGN.md, written out independently of the
 // package's table.
-var legal = map[[2]Status]bool{
-	{StatusPending, StatusApproved}:               true,
-	{StatusApproved, StatusProvisioning}:          true,
-	{StatusProvisioning, StatusActive}:            true,
-	{StatusProvisioning, StatusFailed}:            true,
-	{StatusFailed, StatusProvisioning}:            true,
-	{StatusActive, StatusDecommissioning}:         true,
-	{StatusDecommissioning, StatusDecommissioned}: true,
+var legal = map[[2]State]bool{
+	{Pending, Approved}:               true,
+	{Pending, Failed}:                 true, // merged past the approval check
+	{Approved, Applying}:              true,
+	{Approved, Provisioning}:          true, // nothing to apply (coupled builds)
+	{Approved, Failed}:                true,
+	{Applying, Provisioning}:          true,
+	{Applying, Active}:                true, // nothing to provision
+	{Applying, Failed}:                true,
+	{Provisioning, Active}:            true,
+	{Provisioning, Failed}:            true,
+	{Failed, Applying}:                true, // a retry of the failed step
+	{Failed, Provisioning}:            true,
+	{Failed, Decommissioning}:         true,
+	{Active, Decommissioning}:         true,
+	{Decommissioning, Decommissioned}: true,
+	{Decommissioning, Failed}:         true,
 }
 
 func TestCheckTransitionEveryPair(t *testing.T) {
-	all := append(Statuses(), "", "archived")
+	all := append(Persisted(), "", "archived")
 	for _, from := range all {
 		for _, to := range all {
 			err := CheckTransition(from, to)
-			if legal[[2]Status{from, to}] {
+			if legal[[2]State{from, to}] {
 				if err != nil {
 					t.Errorf("%q → %q: %v, want legal", from, to, err)
 				}
@@ -46,7 +55,7 @@ func TestCheckTransitionEveryPair(t *testing.T) {
 			if !strings.Contains(msg, string(from)) || !strings.Contains(msg, string(to)) {
 				t.Errorf("%q → %q: %q does not name both statuses", from, to, msg)
 			}
-			if from.Known() && to.Known() {
+			if from.Persistable() && to.Persistable() {
 				for _, n := range from.Next() {
 					if !strings.Contains(msg, "can only be") || !strings.Contains(msg, string(n)) {
 						t.Errorf("%q → %q: %q does not list the legal next status %q", from, to, msg, n)
@@ -59,16 +68,16 @@ func TestCheckTransitionEveryPair(t *testing.T) {
 
 func TestTransitionMessages(t *testing.T) {
 	tests := []struct {
-		from, to Status
+		from, to State
 		want     string
 	}{
-		{StatusPending, StatusProvisioning, "illegal status transition pending → provisioning: from pending the next status can only be approved"},
-		{StatusActive, StatusPending, "illegal status transition active → pending: from active the next status can only be decommissioning"},
-		{StatusApproved, StatusActive, "illegal status transition approved → active: from approved the next status can only be provisioning"},
-		{StatusActive, StatusActive, "illegal status transition active → active: from active the next status can only be decommissioning"},
-		{StatusDecommissioned, StatusActive, "illegal status transition decommissioned → active: decommissioned is final, no transition leaves it"},
-		{"done", StatusActive, `illegal status transition "done" → "active": the current status "done" is not a known status (known: pending, approved, provisioning, active, failed, decommissioning, decommissioned)`},
-		{StatusPending, "done", `illegal status transition pending → "done": "done" is not a known status (known: pending, approved, provisioning, active, failed, decommissioning, decommissioned)`},
+		{Pending, Provisioning, "illegal status transition pending → provisioning: from pending the next status can only be approved or failed"},
+		{Active, Pending, "illegal status transition active → pending: from active the next status can only be decommissioning"},
+		{Approved, Active, "illegal status transition approved → active: from approved the next status can only be applying, provisioning or failed"},
+		{Active, Active, "illegal status transition active → active: from active the next status can only be decommissioning"},
+		{Decommissioned, Active, "illegal status transition decommissioned → active: decommissioned is final, no transition leaves it"},
+		{"done", Active, `illegal status transition "done" → "active": the current status "done" is not a known status (known: pending, approved, applying, provisioning, active, failed, decommissioning, decommissioned)`},
+		{Pending, "done", `illegal status transition pending → "done": "done" is not a known status (known: pending, approved, applying, provisioning, active, failed, decommissioning, decommissioned)`},
 	}
 	for _, tc := range tests {
 		err := CheckTransition(tc.from, tc.to)
@@ -76,24 +85,26 @@ func TestTransitionMessages(t *testing.T) {
 			t.Errorf("CheckTransition(%q, %q) = %v\nwant %s", tc.from, tc.to, err, tc.want)
 		}
 	}
-	if got := (&TransitionError{From: StatusProvisioning, To: StatusDecommissioned}).Error(); !strings.HasSuffix(got, "can only be active or failed") {
+	if got := (&TransitionError{From: Provisioning, To: Decommissioned}).Error(); !strings.HasSuffix(got, "can only be active or failed") {
 		t.Errorf("two next statuses: %q", got)
 	}
 }
 
 func TestNextAndFinal(t *testing.T) {
 	tests := []struct {
-		s     Status
-		next  []Status
+		s     State
+		next  []State
 		final bool
 	}{
-		{StatusPending, []Status{StatusApproved}, false},
-		{StatusApproved, []Status{StatusProvisioning}, false},
-		{StatusProvisioning, []Status{StatusActive, StatusFailed}, false},
-		{StatusActive, []Status{StatusDecommissioning}, false},
-		{StatusFailed, []Status{StatusProvisioning}, false},
-		{StatusDecommissioning, []Status{StatusDecommissioned}, false},
-		{StatusDecommissioned, nil, true},
+		{Pending, []State{Approved, Failed}, false},
+		{Approved, []State{Applying, Provisioning, Failed}, false},
+		{Applying, []State{Provisioning, Active, Failed}, false},
+		{Provisioning, []State{Active, Failed}, false},
+		{Active, []State{Decommissioning}, false},
+		{Failed, []State{Applying, Provisioning, Decommissioning}, false},
+		{Decommissioning, []State{Decommissioned, Failed}, false},
+		{Withdrawn, nil, true},
+		{Decommissioned, nil, true},
 		{"bogus", nil, false},
 	}
 	for _, tc := range tests {
@@ -105,23 +116,23 @@ func TestNextAndFinal(t *testing.T) {
 		}
 	}
 	// Next returns a copy: changing it does not change the state machine.
-	n := StatusPending.Next()
-	n[0] = StatusActive
-	if StatusPending.Next()[0] != StatusApproved {
+	n := Pending.Next()
+	n[0] = Active
+	if Pending.Next()[0] != Approved {
 		t.Error("Next exposes the transition table")
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	for _, s := range Statuses() {
-		got, err := ParseStatus(string(s))
+func TestParseState(t *testing.T) {
+	for _, s := range Persisted() {
+		got, err := ParseState(string(s))
 		if err != nil || got != s {
-			t.Errorf("ParseStatus(%q) = %q, %v", s, got, err)
+			t.Errorf("ParseState(%q) = %q, %v", s, got, err)
 		}
 	}
 	for _, bad := range []string{"", "Active", "done", " pending"} {
-		if _, err := ParseStatus(bad); err == nil || !strings.Contains(err.Error(), "known: pending") {
-			t.Errorf("ParseStatus(%q) = %v, want an error listing the statuses", bad, err)
+		if _, err := ParseState(bad); err == nil || !strings.Contains(err.Error(), "known: pending") {
+			t.Errorf("ParseState(%q) = %v, want an error listing the statuses", bad, err)
 		}
 	}
 }
@@ -134,7 +145,7 @@ func statusEnum(t *testing.T) []string {
 	src, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		t.Logf("%s does not exist; checking against the list of the spec", path)
-		return []string{"pending", "approved", "provisioning", "active", "failed", "decommissioning", "decommissioned"}
+		return []string{"pending", "approved", "applying", "provisioning", "active", "failed", "decommissioning", "decommissioned"}
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +167,13 @@ func statusEnum(t *testing.T) []string {
 }
 
 func TestStatusesMatchSchemaEnum(t *testing.T) {
-	if err := CheckStatusEnum(statusEnum(t)); err != nil {
+	if err := CheckEnum(statusEnum(t)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestCheckStatusEnum(t *testing.T) {
-	full := []string{"decommissioned", "pending", "approved", "provisioning", "active", "failed", "decommissioning"}
+func TestCheckEnum(t *testing.T) {
+	full := []string{"decommissioned", "pending", "approved", "applying", "provisioning", "active", "failed", "decommissioning"}
 	tests := []struct {
 		name   string
 		values []string
@@ -170,13 +181,13 @@ func TestCheckStatusEnum(t *testing.T) {
 	}{
 		{"same set, other order", full, nil},
 		{"missing", full[1:], []string{`has status "decommissioned", which the enum lacks`}},
-		{"extra and missing", append(slices.Clone(full[:6]), "retired"), []string{`"retired" has no place`, `"decommissioning", which the enum lacks`}},
+		{"extra and missing", append(slices.Clone(full[:7]), "retired"), []string{`"retired" has no place`, `"decommissioning", which the enum lacks`}},
 		{"duplicate", append(slices.Clone(full), "active"), []string{`"active" is listed twice`}},
 		{"empty", nil, []string{`"pending", which the enum lacks`, `"decommissioned", which the enum lacks`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckStatusEnum(tc.values)
+			err := CheckEnum(tc.values)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatal(err)

@@ -1,0 +1,112 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/ledger"
+	"github.com/rdsbot/rdsbot/pkg/policy"
+)
+
+// MergeCheck is the merge-time re-check, for the apply pipeline: it
+// evaluates the policy on what a merged pull request merged (its merge
+// commit against the commit it was merged onto) with the facts as GitHub
+// shows them now, and says whether anything may be applied: proceed
+// (approved), proceed on break-glass (audit it), proceed in warn mode, or
+// refuse with the reason. A pull request that changes no gated file
+// proceeds. It writes nothing.
+func (b *Bot) MergeCheck(ctx context.Context, repo string, pull int) (policy.MergeDecision, error) {
+	c, err := b.client(ctx, nil, repo)
+	if err != nil {
+		return policy.MergeDecision{}, err
+	}
+	pr, err := c.GetPull(ctx, repo, pull)
+	if err != nil {
+		return policy.MergeDecision{}, err
+	}
+	rc, err := b.loadRepo(ctx, c, repo, b.maxAge)
+	if err != nil {
+		return policy.MergeDecision{}, err
+	}
+	return b.mergeCheck(ctx, c, rc, repo, pr)
+}
+
+func (b *Bot) mergeCheck(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest) (policy.MergeDecision, error) {
+	if !pr.Merged || pr.MergeCommitSHA == "" {
+		return policy.MergeDecision{}, fmt.Errorf("bot: merge check of #%d in %s: not merged", pr.Number, repo)
+	}
+	parents, err := c.CommitParents(ctx, repo, pr.MergeCommitSHA)
+	if err != nil {
+		return policy.MergeDecision{}, err
+	}
+	if len(parents) == 0 {
+		return policy.MergeDecision{Reason: "the merge commit has no parent, so what merged cannot be told; nothing is applied"}, nil
+	}
+	g, err := b.evaluate(ctx, c, rc, repo, pr, evalTarget{compareBase: parents[0], head: pr.MergeCommitSHA, checksOn: pr.MergeCommitSHA})
+	if errors.Is(err, forge.ErrTooManyFiles) {
+		return policy.MergeDecision{Reason: "the merge changed more files than GitHub lists, so what merged cannot be checked; nothing is applied"}, nil
+	}
+	if err != nil {
+		return policy.MergeDecision{}, err
+	}
+	return g.mergeDecision(), nil
+}
+
+// mergeDecision combines the evaluations: every one must proceed.
+func (g *gateResult) mergeDecision() policy.MergeDecision {
+	switch {
+	case len(g.covered) == 0:
+		return policy.MergeDecision{Proceed: true, Reason: "changes no file rdsbot gates"}
+	case g.failure != "":
+		return policy.MergeDecision{Reason: "the approval policy cannot be evaluated, so nothing is applied: " + g.failure}
+	}
+	out := policy.MergeDecision{Proceed: true}
+	var reasons, refused []string
+	for _, e := range g.evals {
+		d := e.res.Merge()
+		prefix := ""
+		if len(g.evals) > 1 {
+			prefix = fmt.Sprintf("%s (%s): ", e.env, e.kind)
+		}
+		if !d.Proceed {
+			refused = append(refused, prefix+d.Reason)
+			continue
+		}
+		out.BreakGlass = out.BreakGlass || d.BreakGlass
+		out.Warned = out.Warned || d.Warned
+		reasons = append(reasons, prefix+d.Reason)
+	}
+	if len(refused) > 0 {
+		return policy.MergeDecision{Reason: strings.Join(refused, " ")}
+	}
+	out.Reason = strings.Join(reasons, " ")
+	return out
+}
+
+// afterMerge records the merge-time verdict of a merged pull request once
+// and has its request's status say it. Nothing is applied here yet: the
+// apply pipeline will ask MergeCheck itself.
+func (b *Bot) afterMerge(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest) error {
+	if _, done, err := b.ledger.MergeCheckOf(ctx, repo, pr.Number); err != nil || done {
+		return err
+	}
+	d, err := b.mergeCheck(ctx, c, rc, repo, pr)
+	if err != nil {
+		return err
+	}
+	if err := b.ledger.RecordMergeCheck(ctx, ledger.MergeCheck{Repo: repo, Pull: pr.Number, MergeSHA: pr.MergeCommitSHA,
+		Proceed: d.Proceed, BreakGlass: d.BreakGlass, Warned: d.Warned, Reason: d.Reason}); err != nil {
+		return err
+	}
+	b.log.InfoContext(ctx, "merge-time re-check", "repository", repo, "pull", pr.Number, "proceed", d.Proceed,
+		"break_glass", d.BreakGlass, "warned", d.Warned, "reason", d.Reason)
+	if issue, branch, ok, err := b.ledger.PullIssue(ctx, repo, pr.Number); err != nil {
+		return err
+	} else if ok && pr.Head == branch && strings.EqualFold(pr.User, c.BotLogin()) {
+		return b.enqueue(ctx, repo, issue, fmt.Sprintf("merge of #%d checked", pr.Number))
+	}
+	return nil
+}

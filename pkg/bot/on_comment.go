@@ -1,0 +1,133 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rdsbot/rdsbot/pkg/contract"
+	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/md"
+	"github.com/rdsbot/rdsbot/pkg/webhook"
+)
+
+// commentHandler runs `/rds` commands given in a comment on a request issue
+// or on its pull request.
+type commentHandler struct{ b *Bot }
+
+func (h *commentHandler) Events() []string { return []string{"issue_comment"} }
+
+// Handle authorises first, from facts it already holds: the comment's author
+// as GitHub signed it, the request's requester from the ledger, and (for an
+// organisation member only) one team membership read per command team. An
+// unauthorised command costs no more than that and writes nothing.
+func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
+	b := h.b
+	ev, err := decode[github.IssueCommentEvent](d)
+	if err != nil {
+		return err
+	}
+	if ev.GetAction() != "created" {
+		return nil
+	}
+	cmd, unknown, ok := ParseCommand(ev.GetComment().GetBody())
+	if !ok {
+		return nil
+	}
+	who := ev.GetComment().GetUser().GetLogin()
+	if ev.GetComment().GetUser().GetType() == "Bot" || strings.HasSuffix(who, "[bot]") {
+		return nil
+	}
+	on := ev.GetIssue().GetNumber()
+	n := on
+	if ev.GetIssue().IsPullRequest() {
+		linked, _, ok, err := b.ledger.PullIssue(ctx, d.Repository, on)
+		if err != nil || !ok {
+			return err // not a pull request the App opened for a request
+		}
+		n = linked
+	}
+	origin, ok, err := b.ledger.Origin(ctx, d.Repository, n)
+	if err != nil || !ok {
+		return err // not a request
+	}
+	c, err := b.client(ctx, &d, d.Repository)
+	if err != nil {
+		return err
+	}
+	allowed := strings.EqualFold(who, origin.Requester)
+	if !allowed && isOrgMember(ev.GetComment().GetAuthorAssociation()) {
+		rc, err := b.loadRepo(ctx, c, d.Repository, b.maxAge)
+		if err != nil {
+			return err
+		}
+		if allowed, err = inTeams(ctx, c, d.Repository, who, rc.config().Permissions.CommandTeams); err != nil {
+			return err
+		}
+	}
+	if !allowed {
+		b.log.InfoContext(ctx, "/rds command from someone who may not run it: ignored",
+			"repository", d.Repository, "issue", n, "user", who, "association", ev.GetComment().GetAuthorAssociation())
+		return nil
+	}
+	// Each command gets its own reply, keyed by the command's comment so a
+	// replayed delivery edits that reply instead of adding another.
+	marker := forge.Marker("reply:" + strconv.FormatInt(ev.GetComment().GetID(), 10))
+	reply := func(text string) error {
+		_, _, err := c.UpsertComment(ctx, d.Repository, on, marker, fmt.Sprintf("@%s: %s", who, text))
+		return err
+	}
+	if unknown != "" {
+		return reply(fmt.Sprintf("%s is not a command; use `/rds status`, `/rds plan` or `/rds retry`.", md.Code("/rds "+unknown)))
+	}
+	id := contract.RequestID(n)
+	switch cmd {
+	case CmdRetry:
+		if dec, err := b.mayRetry(ctx, c, d.Repository, n, who); err != nil {
+			return err
+		} else if !dec.Allowed {
+			return reply(fmt.Sprintf("%s was not retried: %s.", id, md.Text(dec.Reason)))
+		}
+		if err := b.enqueue(ctx, d.Repository, n, reasonRetry+" by "+who); err != nil {
+			return err
+		}
+		return reply(fmt.Sprintf("running %s again now; the status comment on #%d follows it.", id, n))
+	case CmdStatus:
+		if err := b.enqueue(ctx, d.Repository, n, "/rds status by "+who); err != nil {
+			return err
+		}
+		return reply(fmt.Sprintf("the status comment on #%d is being refreshed.", n))
+	case CmdPlan:
+		rc, err := b.loadRepo(ctx, c, d.Repository, 0)
+		if err != nil {
+			return err
+		}
+		is, err := c.GetIssue(ctx, d.Repository, n)
+		if err != nil {
+			return err
+		}
+		f, ok, err := b.facts(ctx, c, d.Repository, is, rc.config())
+		if err != nil || !ok {
+			return err
+		}
+		text, err := b.planText(ctx, c, rc, is, f)
+		if err != nil {
+			return err
+		}
+		_, _, err = c.UpsertComment(ctx, d.Repository, on, marker, fmt.Sprintf("@%s: %s", who, text))
+		return err
+	}
+	return nil
+}
+
+// reasonRetry starts the reason of a request job asked for by /rds retry.
+const reasonRetry = "/rds retry"
+
+// isOrgMember reports whether a comment's author association can belong to
+// an organisation team (only members and owners can).
+func isOrgMember(association string) bool {
+	return slices.Contains([]string{"MEMBER", "OWNER"}, strings.ToUpper(association))
+}

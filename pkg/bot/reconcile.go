@@ -1,0 +1,102 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rdsbot/rdsbot/pkg/forge"
+)
+
+// Reconcile repairs what lost webhooks left behind. It asks GitHub to
+// redeliver deliveries that failed for a reason a redelivery can fix, a
+// bounded number of times each, and gives every open request issue of every
+// installed repository a request job (a request already where it should be
+// costs a few reads and no write).
+func (b *Bot) Reconcile(ctx context.Context) error {
+	var errs []error
+	if err := b.redeliverFailed(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	repos, err := b.app.Repositories(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, r := range repos {
+		c, err := b.app.Installation(ctx, r.Installation)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rc, err := b.loadRepo(ctx, c, r.Repo, b.maxAge)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		issues, err := c.ListIssues(ctx, r.Repo, forge.IssueFilter{State: "open", Labels: []string{rc.config().Labels.Request}})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, is := range issues {
+			if is.IsPR {
+				continue
+			}
+			if err := b.enqueue(ctx, r.Repo, is.Number, "reconcile"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// redeliverable reports whether a failed delivery may succeed when sent
+// again: the server failed (5xx) or never answered (status 0: a timeout or
+// a refused connection). A 4xx means rdsbot refused the delivery itself
+// (a bad signature, a body too large), and it would refuse it again.
+func redeliverable(d forge.HookDelivery) bool {
+	return d.StatusCode == 0 || d.StatusCode >= 500
+}
+
+func (b *Bot) redeliverFailed(ctx context.Context) error {
+	deliveries, err := b.app.HookDeliveries(ctx, b.now().Add(-b.since))
+	if err != nil {
+		return err
+	}
+	delivered := map[string]bool{}
+	for _, d := range deliveries {
+		if !d.Failed() {
+			delivered[d.GUID] = true
+		}
+	}
+	var errs []error
+	asked := map[string]bool{}
+	for _, d := range deliveries {
+		if !d.Failed() || delivered[d.GUID] || asked[d.GUID] || !redeliverable(d) {
+			continue
+		}
+		asked[d.GUID] = true
+		n, err := b.ledger.Count(ctx, "redelivery", d.GUID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if n >= b.maxRedel {
+			continue
+		}
+		if _, err := b.ledger.Bump(ctx, "redelivery", d.GUID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := b.app.Redeliver(ctx, d.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.log.InfoContext(ctx, "asked GitHub to redeliver a failed delivery", "delivery", d.GUID, "event", d.Event,
+			"status", d.StatusCode, "attempt", n+1, "of", b.maxRedel)
+	}
+	if _, err := b.ledger.Prune(ctx, "redelivery", b.now().Add(-b.since-24*time.Hour)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
