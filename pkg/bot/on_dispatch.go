@@ -118,6 +118,20 @@ func (b *Bot) openRequestIssue(ctx context.Context, c *forge.Client, rc *repoCon
 	if holder != d.ID {
 		return errOpening
 	}
+	// Another delivery of the same inputs may have opened its issue and
+	// released its reservation between our first look and our reservation:
+	// look again now that nobody else can be opening it.
+	if joined, err := b.joinOpen(ctx, c, repo, d.ID, fp); err != nil || joined != 0 {
+		if e := b.ledger.EndOpening(ctx, repo, fp, d.ID); e != nil {
+			err = errors.Join(err, e)
+		}
+		if err != nil {
+			return err
+		}
+		b.log.InfoContext(ctx, "dispatch submitted again: it joins the open request", "repository", repo,
+			"delivery", d.ID, "issue", joined, "sender", sender)
+		return b.enqueue(ctx, repo, joined, "submitted again")
+	}
 	s := rc.planner.Schema.Request
 	raw, probs := contract.FromInputs(s, src, inputs)
 	requester := raw.Values["requester"].Text
