@@ -54,6 +54,8 @@ type Options struct {
 	// Workers is how many request jobs run at once per process (0: the
 	// queue's default).
 	Workers int
+	// Rollout are the host's settings of plans, applies and provisioning.
+	Rollout RolloutOptions
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -76,6 +78,8 @@ type Bot struct {
 
 	repos     repoCache
 	gateCache contentCache
+	rollout   RolloutOptions
+	sets      runnerSets
 }
 
 // DefaultDispatchEventType is the repository_dispatch event_type rdsbot takes.
@@ -98,7 +102,7 @@ func New(o Options) (*Bot, error) {
 	}
 	b := &Bot{app: o.App, queue: o.Queue, ledger: o.Ledger, dispatch: o.DispatchEventType,
 		since: o.ReconcileDeliveriesSince, maxRedel: o.MaxRedeliveries, maxAge: o.ConfigMaxAge,
-		reconcile: o.ReconcileEvery, retry: o.RetryDelay, workers: o.Workers,
+		reconcile: o.ReconcileEvery, retry: o.RetryDelay, workers: o.Workers, rollout: o.Rollout,
 		log: o.Logger, now: o.Now, repos: repoCache{m: map[string]*repoContext{}}}
 	if b.reconcile == 0 {
 		b.reconcile = 15 * time.Minute

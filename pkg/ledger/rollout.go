@@ -1,0 +1,168 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Rollout records: which checked merges wait to be applied in which
+// environment, and what each apply of an environment at a commit did. They
+// make an apply happen once per commit whatever is replayed, retried or
+// restarted, and let a status comment show a run's link and log excerpt.
+var rolloutSchema = []string{
+	`CREATE TABLE IF NOT EXISTS rdsbot_rollout_merge (
+		repo TEXT NOT NULL, env TEXT NOT NULL, sha TEXT NOT NULL, pull BIGINT NOT NULL,
+		proceed BIGINT NOT NULL, reason TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL,
+		PRIMARY KEY (repo, env, sha))`,
+	`CREATE TABLE IF NOT EXISTS rdsbot_apply (
+		repo TEXT NOT NULL, env TEXT NOT NULL, sha TEXT NOT NULL,
+		state TEXT NOT NULL, step TEXT NOT NULL, attempts BIGINT NOT NULL,
+		reason TEXT NOT NULL, excerpt TEXT NOT NULL, run_url TEXT NOT NULL,
+		started BIGINT NOT NULL, finished BIGINT NOT NULL,
+		PRIMARY KEY (repo, env, sha))`,
+}
+
+func init() { schema = append(schema, rolloutSchema...) }
+
+// Merge is a merge commit that changed an environment, with the verdict of
+// the merge-time re-check.
+type Merge struct {
+	Repo, Env, SHA string
+	Pull           int
+	Proceed        bool
+	Reason         string
+	// Seq orders merges of one repository as they were recorded.
+	Seq int64
+	At  time.Time
+}
+
+// RecordMerge records that a checked merge changed env. The first record
+// of a commit stays.
+func (l *Ledger) RecordMerge(ctx context.Context, m Merge) error {
+	if m.Repo == "" || m.Env == "" || m.SHA == "" {
+		return errors.New("ledger: record merge: Repo, Env and SHA are required")
+	}
+	now := l.now()
+	_, err := l.exec(ctx, "record merge", `INSERT INTO rdsbot_rollout_merge (repo, env, sha, pull, proceed, reason, seq, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		m.Repo, m.Env, strings.ToLower(m.SHA), m.Pull, boolInt(m.Proceed), m.Reason, now.UnixNano(), now.Unix())
+	return err
+}
+
+// Merges returns the recorded merges of env, oldest first.
+func (l *Ledger) Merges(ctx context.Context, repo, env string) ([]Merge, error) {
+	rows, err := l.db.QueryContext(ctx, l.q(`SELECT sha, pull, proceed, reason, seq, at FROM rdsbot_rollout_merge
+		WHERE repo = ? AND env = ? ORDER BY seq`), repo, env)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: merges: %w", err)
+	}
+	defer rows.Close()
+	var out []Merge
+	for rows.Next() {
+		m := Merge{Repo: repo, Env: env}
+		var p, at int64
+		if err := rows.Scan(&m.SHA, &m.Pull, &p, &m.Reason, &m.Seq, &at); err != nil {
+			return nil, fmt.Errorf("ledger: merges: %w", err)
+		}
+		m.Proceed, m.At = p != 0, time.Unix(at, 0).UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Apply states.
+const (
+	ApplyRunning   = "running"
+	ApplySucceeded = "succeeded"
+	ApplyFailed    = "failed"
+)
+
+// Apply steps: where an apply of a commit is, or where it failed.
+const (
+	StepApply     = "apply"
+	StepProvision = "provision"
+	StepDone      = "done"
+)
+
+// Apply is what rdsbot did for one environment at one commit.
+type Apply struct {
+	Repo, Env, SHA string
+	State          string // ApplyRunning, ApplySucceeded or ApplyFailed
+	Step           string // StepApply, StepProvision or StepDone
+	Attempts       int
+	Reason         string
+	Excerpt        string
+	RunURL         string
+	Started        time.Time
+	Finished       time.Time
+}
+
+// ApplyOf returns the record of env's apply at sha.
+func (l *Ledger) ApplyOf(ctx context.Context, repo, env, sha string) (Apply, bool, error) {
+	a := Apply{Repo: repo, Env: env, SHA: strings.ToLower(sha)}
+	var started, finished int64
+	err := l.db.QueryRowContext(ctx, l.q(`SELECT state, step, attempts, reason, excerpt, run_url, started, finished
+		FROM rdsbot_apply WHERE repo = ? AND env = ? AND sha = ?`), repo, env, a.SHA).
+		Scan(&a.State, &a.Step, &a.Attempts, &a.Reason, &a.Excerpt, &a.RunURL, &started, &finished)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Apply{}, false, nil
+	case err != nil:
+		return Apply{}, false, fmt.Errorf("ledger: apply: %w", err)
+	}
+	a.Started = time.Unix(started, 0).UTC()
+	if finished > 0 {
+		a.Finished = time.Unix(finished, 0).UTC()
+	}
+	return a, true, nil
+}
+
+// StartApply marks env's apply at sha running at step, counting an attempt.
+func (l *Ledger) StartApply(ctx context.Context, repo, env, sha, step string) error {
+	now := l.stamp()
+	_, err := l.exec(ctx, "start apply", `INSERT INTO rdsbot_apply (repo, env, sha, state, step, attempts, reason, excerpt, run_url, started, finished)
+		VALUES (?, ?, ?, ?, ?, 1, '', '', '', ?, 0)
+		ON CONFLICT (repo, env, sha) DO UPDATE SET state = excluded.state, step = excluded.step,
+			attempts = rdsbot_apply.attempts + 1, reason = '', excerpt = '', started = excluded.started, finished = 0`,
+		repo, env, strings.ToLower(sha), ApplyRunning, step, now)
+	return err
+}
+
+// FinishApply records how a step of env's apply at sha ended: state
+// ApplySucceeded with step the next one (StepDone when finished), or
+// ApplyFailed with the step that failed.
+func (l *Ledger) FinishApply(ctx context.Context, a Apply) error {
+	if a.State != ApplySucceeded && a.State != ApplyFailed && a.State != ApplyRunning {
+		return fmt.Errorf("ledger: finish apply: unknown state %q", a.State)
+	}
+	var finished int64
+	if a.State != ApplyRunning {
+		finished = l.stamp()
+	}
+	_, err := l.exec(ctx, "finish apply", `UPDATE rdsbot_apply SET state = ?, step = ?, reason = ?, excerpt = ?,
+		run_url = CASE WHEN ? = '' THEN run_url ELSE ? END, finished = ?
+		WHERE repo = ? AND env = ? AND sha = ?`,
+		a.State, a.Step, a.Reason, a.Excerpt, a.RunURL, a.RunURL, finished, a.Repo, a.Env, strings.ToLower(a.SHA))
+	return err
+}
+
+// LastApplied returns the newest commit of env whose apply finished every
+// step, in the order merges were recorded ("" when none).
+func (l *Ledger) LastApplied(ctx context.Context, repo, env string) (string, error) {
+	var sha string
+	err := l.db.QueryRowContext(ctx, l.q(`SELECT a.sha FROM rdsbot_apply a JOIN rdsbot_rollout_merge m
+		ON m.repo = a.repo AND m.env = a.env AND m.sha = a.sha
+		WHERE a.repo = ? AND a.env = ? AND a.state = ? AND a.step = ? ORDER BY m.seq DESC LIMIT 1`),
+		repo, env, ApplySucceeded, StepDone).Scan(&sha)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("ledger: last applied: %w", err)
+	}
+	return sha, nil
+}
