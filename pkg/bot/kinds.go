@@ -23,6 +23,8 @@ func (b *Bot) Register(reg *jobs.Registry) {
 	reg.Queue(QueueWork, b.workers)
 	jobs.AddWorker(reg, &requestWorker{b: b})
 	jobs.AddWorker(reg, &reconcileWorker{b: b})
+	reg.Queue(QueueApply, 2)
+	jobs.AddWorker(reg, &applyWorker{b: b})
 	if b.reconcile > 0 {
 		reg.Periodic(b.reconcile, func() river.JobArgs { return ReconcileArgs{} })
 	}
