@@ -12,6 +12,9 @@ const (
 	CmdStatus Command = "status" // refresh the status comment
 	CmdRetry  Command = "retry"  // run the request again (after a failure or a fix)
 	CmdPlan   Command = "plan"   // show the change set as a diff
+	// CmdDecommission opens the decommission pull request of an active
+	// database; the rest of its line is the reason.
+	CmdDecommission Command = "decommission"
 )
 
 // ParseCommand finds the first `/rds <verb>` line of a comment body. Only a
@@ -27,7 +30,7 @@ func ParseCommand(body string) (cmd Command, unknown string, ok bool) {
 			return "", "", false
 		}
 		switch c := Command(strings.ToLower(fields[1])); c {
-		case CmdStatus, CmdRetry, CmdPlan:
+		case CmdStatus, CmdRetry, CmdPlan, CmdDecommission:
 			return c, "", true
 		default:
 			return "", fields[1], true

@@ -81,7 +81,7 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 		return err
 	}
 	if unknown != "" {
-		return reply(fmt.Sprintf("%s is not a command; use `/rds status`, `/rds plan` or `/rds retry`.", md.Code("/rds "+unknown)))
+		return reply(fmt.Sprintf("%s is not a command; use `/rds status`, `/rds plan`, `/rds retry` or `/rds decommission`.", md.Code("/rds "+unknown)))
 	}
 	id := contract.RequestID(n)
 	switch cmd {
@@ -100,6 +100,12 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 			return err
 		}
 		return reply(fmt.Sprintf("running %s again now; the status comment on #%d follows it.", id, n))
+	case CmdDecommission:
+		text, err := b.decommission(ctx, c, d.Repository, n, who, commandRest(ev.GetComment().GetBody()))
+		if err != nil {
+			return err
+		}
+		return reply(text)
 	case CmdStatus:
 		if err := b.enqueue(ctx, d.Repository, n, "/rds status by "+who); err != nil {
 			return err

@@ -105,6 +105,7 @@ func (j *requestJob) run(ctx context.Context) error {
 		if req != nil {
 			j.view.Environment, j.view.Database = req.Environment, req.DatabaseName
 		}
+		j.decommissionNote(pulls)
 		j.view.Status = lifecycle.For(lifecycle.Merged, fmt.Sprintf("Pull request #%d was merged.", merged.Number))
 		if err := j.mergeStatus(ctx, merged.Number); err != nil {
 			return err
@@ -449,13 +450,16 @@ func (b *Bot) mergedPull(ctx context.Context, c *forge.Client, repo string, n in
 	return mergedOf(pulls), nil
 }
 
+// mergedOf is the newest merged pull request: after a decommission merged,
+// it is the decommission's, not the request's first one.
 func mergedOf(pulls []*forge.PullRequest) *forge.PullRequest {
+	var out *forge.PullRequest
 	for _, pr := range pulls {
 		if pr.Merged {
-			return pr
+			out = pr
 		}
 	}
-	return nil
+	return out
 }
 
 func pullKey(repo string, pr int) string { return fmt.Sprintf("%s#%d", strings.ToLower(repo), pr) }

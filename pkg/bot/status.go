@@ -94,7 +94,11 @@ func RenderStatus(v View) string {
 		}
 		b.WriteString("\n</details>\n")
 	}
-	b.WriteString("\nCommands (the requester and the teams allowed): `/rds status`, `/rds plan`, `/rds retry`.\n")
+	cmds := "`/rds status`, `/rds plan`, `/rds retry`"
+	if v.Status.State == lifecycle.Active {
+		cmds += "; `/rds decommission <reason>` opens the removal of the database"
+	}
+	b.WriteString("\nCommands (the requester and the teams allowed): " + cmds + ".\n")
 	return md.Cap(b.String(), md.MaxBody, "The status was cut to fit a comment.")
 }
 
