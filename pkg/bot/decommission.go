@@ -55,7 +55,8 @@ func commandRest(body string) string {
 		if len(fields) < 3 {
 			return ""
 		}
-		_, rest, _ := strings.Cut(line, fields[1])
+		_, rest, _ := strings.Cut(line, fields[0])
+		_, rest, _ = strings.Cut(rest, fields[1])
 		return strings.TrimSpace(rest)
 	}
 	return ""
@@ -149,15 +150,12 @@ func (b *Bot) openDecommission(ctx context.Context, c *forge.Client, repo string
 			return "", err
 		}
 	}
-	var squat *forge.SquattedBranchError
 	var r *refusal
 	switch {
 	case errors.As(err, &r):
 		return "", r
-	case errors.As(err, &squat) && squat.PR != 0:
-		return "", refuse("one decommission per database at a time, and #%d (not opened by rdsbot) is open on %s.", squat.PR, md.Code(squat.Branch))
 	case errors.Is(err, forge.ErrBranchNotOurs):
-		return "", refuse("one decommission per database at a time, and branch %s holds changes rdsbot did not make; delete it, then comment `/rds decommission` again.", md.Code(branch))
+		return "", b.otherDecommission(ctx, c, repo, branch)
 	case err != nil:
 		return "", err
 	}
@@ -180,6 +178,19 @@ func (b *Bot) openDecommission(ctx context.Context, c *forge.Client, repo string
 	return fmt.Sprintf("opened #%d to decommission %s in %s. It is a break-glass change: it needs the approvals listed in its body, and the %s label. "+
 		"Once it is merged, rdsbot removes the database from Terraform, disables its role (NOLOGIN) and revokes CONNECT; nothing is dropped.",
 		res.PR.Number, md.Code(db), md.Code(env), md.Code(cfg.Labels.AllowDelete)), nil
+}
+
+// otherDecommission is the refusal when the decommission branch is not
+// rdsbot's: someone opened another decommission from it, or pushed to it.
+func (b *Bot) otherDecommission(ctx context.Context, c *forge.Client, repo, branch string) error {
+	open, err := c.ListPulls(ctx, repo, forge.PullFilter{State: "open", Head: branch})
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		return refuse("one decommission per database at a time, and #%d (not opened by rdsbot for this request) is open on %s.", open[0].Number, md.Code(branch))
+	}
+	return refuse("one decommission per database at a time, and branch %s holds changes rdsbot did not make; delete it, then comment `/rds decommission` again.", md.Code(branch))
 }
 
 // activeOn refuses unless the database's catalog entry on ref (the base
@@ -337,4 +348,37 @@ func (b *Bot) decommissionApproved(ctx context.Context, c *forge.Client, rc *rep
 		}
 	}
 	return false, nil // the decommission label is gone: its policy was not asked
+}
+
+// resumeDecommissions moves the failed entries that were being
+// decommissioned back to decommissioning before a retried rollout, so the
+// retry disables them again instead of provisioning them as new.
+func (r *rollout) resumeDecommissions(ctx context.Context, names []string) error {
+	f, _, err := r.b.readCatalog(ctx, r.c, r.rc, r.env, "")
+	if err != nil {
+		return err
+	}
+	var resume []string
+	for _, n := range names {
+		if e, ok := f.Get(n, r.env); ok && e.Metadata.Status == lifecycle.Failed && wasDecommissioning(e) {
+			resume = append(resume, n)
+		}
+	}
+	if len(resume) == 0 {
+		return nil
+	}
+	return r.transition(ctx, resume, []transition{{from: []lifecycle.State{lifecycle.Failed}, to: lifecycle.Decommissioning,
+		reason: lifecycle.DecommissionStarted, note: "retried"}}, r.b.now(), nil)
+}
+
+// wasDecommissioning reports whether a failed entry failed while it was
+// being decommissioned: its last status before failing.
+func wasDecommissioning(e catalog.Entry) bool {
+	h := e.Metadata.History
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Status != lifecycle.Failed {
+			return h[i].Status == lifecycle.Decommissioning
+		}
+	}
+	return false
 }

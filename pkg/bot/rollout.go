@@ -147,6 +147,11 @@ func (r *rollout) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.retry {
+		if err := r.resumeDecommissions(ctx, names); err != nil {
+			return err
+		}
+	}
 	if r.held != nil {
 		note := fmt.Sprintf("not applied: #%d was merged past the approval check (%s) and commit %.12s contains it", r.held.Pull, r.held.Reason, sha)
 		if err := r.fail(ctx, names, ledger.StepApply, lifecycle.MergedWithoutApproval, note, "", ""); err != nil {

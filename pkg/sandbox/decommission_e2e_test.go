@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rdsbot/rdsbot/pkg/apply/tfstandin"
 	"github.com/rdsbot/rdsbot/pkg/catalog"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
 	"github.com/rdsbot/rdsbot/pkg/pgtest"
@@ -109,6 +110,24 @@ func standinState(t *testing.T, s *Sandbox) []string {
 	return out
 }
 
+// approveDecommission gives a decommission pull request the approvals its
+// policy needs: reviews by the platform, security and database teams, and
+// rds-allow-delete added by the platform team.
+func approveDecommission(t *testing.T, s *Sandbox, pr int) {
+	t.Helper()
+	later(s)
+	for _, who := range []string{Platform, Security, DBA} {
+		if _, err := s.Fake.As(who).Approve(s.Repo, pr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Fake.As(Platform).AddLabels(s.Repo, pr, allowDeleteLabel); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	mustCheck(t, s, pullByNumber(s, pr).HeadSHA, "rdsbot/approval", "completed", "success")
+}
+
 // The whole decommission: an active database, /rds decommission by its
 // requester on the closed issue → one pull request with the decommission
 // label (a second command joins it) → the decommission approvals (platform,
@@ -161,21 +180,7 @@ func TestDecommissionEndToEnd(t *testing.T) {
 		t.Errorf("reply to the second command:\n%s", reply)
 	}
 
-	// The approvals a decommission needs.
-	later(s)
-	for _, who := range []string{Platform, Security, DBA} {
-		if _, err := s.Fake.As(who).Approve(s.Repo, pr.Number); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Fake.As(Platform).AddLabels(s.Repo, pr.Number, allowDeleteLabel); err != nil {
-		t.Fatal(err)
-	}
-	settle(t, s)
-	head := pullByNumber(s, pr.Number).HeadSHA
-	if ch := mustCheck(t, s, head, "rdsbot/approval", "completed", "success"); ch.ID == 0 {
-		t.Fatal("no approval check")
-	}
+	approveDecommission(t, s, pr.Number)
 	if _, err := s.Fake.As(Platform).Merge(s.Repo, pr.Number, "merge"); err != nil {
 		t.Fatal(err)
 	}
@@ -271,5 +276,63 @@ func TestDecommissionRefused(t *testing.T) {
 	}
 	if got := len(decommissionPulls(s)); got != 0 {
 		t.Errorf("%d decommission pull requests", got)
+	}
+}
+
+// A decommission whose apply fails ends failed, not active; /rds retry by
+// the platform team runs it again, and it ends decommissioned (never
+// provisioned as a new database).
+func TestDecommissionFailedThenRetry(t *testing.T) {
+	s, m := startRollout(t, Options{})
+	n := activeRequest(t, s)
+	if _, err := s.Fake.As(Requester).Comment(s.Repo, n, "/rds decommission"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	pulls := decommissionPulls(s)
+	if len(pulls) != 1 {
+		t.Fatalf("%d decommission pull requests", len(pulls))
+	}
+	approveDecommission(t, s, pulls[0].Number)
+	if err := tfstandin.WriteControl(s.Rollout.TerraformDir, tfstandin.Control{Fail: "apply", Message: "Error: deleting Secrets Manager Secret: AccessDenied"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fake.As(Platform).Merge(s.Repo, pulls[0].Number, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	settleRollout(t, s)
+	if e := catalogEntry(t, s, "test", "retired_service"); e.Metadata.Status != catalog.StatusFailed {
+		t.Fatalf("status %s, want failed\n%s", e.Metadata.Status, statusOf(s, n))
+	}
+	if st := statusOf(s, n); !strings.Contains(st, "AccessDenied") {
+		t.Errorf("failure status without the log excerpt:\n%s", st)
+	}
+	if err := tfstandin.WriteControl(s.Rollout.TerraformDir, tfstandin.Control{}); err != nil {
+		t.Fatal(err)
+	}
+	retry, err := s.Fake.As(Platform).Comment(s.Repo, n, "/rds retry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settleRollout(t, s)
+	if reply := plain(replyTo(s, n, retry)); !strings.Contains(reply, "running the failed apply step") {
+		t.Errorf("reply to the retry:\n%s", reply)
+	}
+	e := catalogEntry(t, s, "test", "retired_service")
+	if e.Metadata.Status != catalog.StatusDecommissioned {
+		t.Fatalf("after retry: %s; history %+v\n%s", e.Metadata.Status, e.Metadata.History, statusOf(s, n))
+	}
+	for _, h := range e.Metadata.History[len(e.Metadata.History)-3:] {
+		if h.Status == catalog.StatusActive || h.Status == catalog.StatusProvisioning {
+			t.Errorf("the retry provisioned the database again: %+v", e.Metadata.History)
+		}
+	}
+	var canLogin bool
+	masterQuery(t, m, `SELECT rolcanlogin FROM pg_roles WHERE rolname = 'retired_app'`, &canLogin)
+	if canLogin {
+		t.Error("the role can still log in after the retried decommission")
+	}
+	if slices.Contains(standinState(t, s), retiredSecretAddr) {
+		t.Errorf("the retried decommission left %s in the state", retiredSecretAddr)
 	}
 }
