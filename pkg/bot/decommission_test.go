@@ -152,6 +152,9 @@ func TestDecommissionCommand(t *testing.T) {
 	if approval.Conclusion == "success" || !strings.Contains(approval.Summary, "security-team") {
 		t.Errorf("approval check %s/%s: %s\n%s", approval.Status, approval.Conclusion, approval.Title, approval.Summary)
 	}
+	if v := h.check(pr.HeadSHA, validateName); v.Conclusion != "success" {
+		t.Errorf("validate check %s: %s\n%s", v.Conclusion, v.Title, v.Summary)
+	}
 	if st := statusBody(h, n); !strings.Contains(st, fmt.Sprintf("decommission of this database is open in #%d", pr.Number)) {
 		t.Errorf("status of the request:\n%s", st)
 	}
