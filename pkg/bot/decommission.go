@@ -113,7 +113,7 @@ func (b *Bot) openDecommission(ctx context.Context, c *forge.Client, repo string
 		// A second command joins the open pull request.
 		return fmt.Sprintf("the decommission of %s in %s is already open in #%d; it waits for its approvals.", md.Code(db), md.Code(env), existing.Number), nil
 	}
-	if err := activeOn(ctx, b, c, rc, env, db, id, ""); err != nil {
+	if err := b.activeOnBase(ctx, c, rc, env, db, id); err != nil {
 		return "", err
 	}
 	at, err := b.decommissionTime(ctx, c, rc, env, db)
@@ -193,17 +193,17 @@ func (b *Bot) otherDecommission(ctx context.Context, c *forge.Client, repo, bran
 	return refuse("one decommission per database at a time, and branch %s holds changes rdsbot did not make; delete it, then comment `/rds decommission` again.", md.Code(branch))
 }
 
-// activeOn refuses unless the database's catalog entry on ref (the base
-// branch when empty) is active and belongs to request id.
-func activeOn(ctx context.Context, b *Bot, c *forge.Client, rc *repoContext, env, db, id, ref string) error {
-	f, _, err := b.readCatalog(ctx, c, rc, env, ref)
+// activeOnBase refuses unless the database's catalog entry on the base
+// branch is active and belongs to request id.
+func (b *Bot) activeOnBase(ctx context.Context, c *forge.Client, rc *repoContext, env, db, id string) error {
+	f, _, err := b.readCatalog(ctx, c, rc, env, "")
 	if err != nil {
 		return err
 	}
 	return activeEntry(f, env, db, id)
 }
 
-// activeIn is activeOn on a snapshot.
+// activeIn is activeOnBase on a snapshot.
 func activeIn(snap fs.FS, cfg *config.Config, env, db, id string) error {
 	f, err := parseCatalog(snap, cfg, env)
 	if err != nil {
