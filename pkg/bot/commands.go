@@ -11,7 +11,7 @@ type Command string
 const (
 	CmdStatus Command = "status" // refresh the status comment
 	CmdRetry  Command = "retry"  // run the request again (after a failure or a fix)
-	CmdPlan   Command = "plan"   // show the change set as a diff
+	CmdPlan   Command = "plan"   // show the change set as a diff and run the rdsbot/plan check again
 )
 
 // ParseCommand finds the first `/rds <verb>` line of a comment body. Only a

@@ -101,6 +101,9 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 		}
 		return reply(fmt.Sprintf("the status comment on #%d is being refreshed.", n))
 	case CmdPlan:
+		if err := b.enqueueRequestPlans(ctx, d.Repository, n, on, ev.GetIssue().IsPullRequest(), "/rds plan by "+who); err != nil {
+			return err
+		}
 		rc, err := b.loadRepo(ctx, c, d.Repository, 0)
 		if err != nil {
 			return err
@@ -125,6 +128,24 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 
 // reasonRetry starts the reason of a request job asked for by /rds retry.
 const reasonRetry = "/rds retry"
+
+// enqueueRequestPlans runs the rdsbot/plan check again: on the pull
+// request the command was given on, or on every pull request of the request.
+func (b *Bot) enqueueRequestPlans(ctx context.Context, repo string, issue, on int, onPull bool, reason string) error {
+	pulls := []int{on}
+	if !onPull {
+		var err error
+		if pulls, err = b.ledger.Pulls(ctx, repo, issue); err != nil {
+			return err
+		}
+	}
+	for _, p := range pulls {
+		if err := b.enqueuePlan(ctx, repo, p, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // isOrgMember reports whether a comment's author association can belong to
 // an organisation team (only members and owners can).
