@@ -13,10 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/apply/tfstandin"
 	"github.com/rdsbot/rdsbot/pkg/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain also lets this test binary be the terraform stand-in (see
+// pkg/apply/tfstandin): plan tests link it as terraform-standin.
+func TestMain(m *testing.M) {
+	if tfstandin.Invoked(os.Args[0]) {
+		os.Exit(tfstandin.Main(os.Args, os.Stdout, os.Stderr))
+	}
+	pgtest.Main(m)
+}
 
 var (
 	buildOnce sync.Once
