@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/bot"
+	"github.com/rdsbot/rdsbot/pkg/provision"
+	secretstore "github.com/rdsbot/rdsbot/pkg/secrets"
 	"github.com/rdsbot/rdsbot/pkg/server"
 )
 
@@ -54,6 +57,15 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	grace := envFlag(fs, c, "shutdown-grace", "RDSBOT_SHUTDOWN_GRACE", "20s", "time running jobs get to finish on shutdown")
 	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance); needs no App id or key ($RDSBOT_INTAKE_ONLY)")
 	level := envFlag(fs, c, "log-level", "RDSBOT_LOG_LEVEL", "info", "debug, info, warn or error")
+	runner := envFlag(fs, c, "runner", "RDSBOT_RUNNER", "", "apply runner of every environment, local or actions (default: each repository's apply.runner)")
+	terraform := envFlag(fs, c, "terraform", "RDSBOT_TERRAFORM", "", "terraform or tofu binary of the local runner and PR plans (default: the repository's apply.terraform.binary)")
+	secretStore := envFlag(fs, c, "secrets", "RDSBOT_SECRETS", "", "secret store for provisioning after a local apply: aws, or file:DIR (empty: none)")
+	region := envFlag(fs, c, "region", "RDSBOT_REGION", "", "AWS region of the secret store (default: the SDK's)")
+	sslmode := envFlag(fs, c, "sslmode", "RDSBOT_SSLMODE", "require", "TLS to the instances: require, verify-ca, verify-full or disable")
+	rootCert := envFlag(fs, c, "sslrootcert", "RDSBOT_SSLROOTCERT", "", "CA bundle for verify-ca / verify-full (RDS publishes one)")
+	dryRun := fs.Bool("provision-dry-run", c.getenv("RDSBOT_PROVISION_DRY_RUN") == "true", "provision nothing after a local apply: report the statements only ($RDSBOT_PROVISION_DRY_RUN)")
+	generate := fs.Bool("generate-missing", c.getenv("RDSBOT_GENERATE_MISSING") == "true", "create application secrets that do not exist ($RDSBOT_GENERATE_MISSING)")
+	debounce := envFlag(fs, c, "apply-debounce", "RDSBOT_APPLY_DEBOUNCE", "5s", "wait this long after the newest merge of an environment, so close merges make one apply")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
@@ -96,6 +108,22 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--shutdown-grace: %w", err))
 	}
+	debounceD, err := time.ParseDuration(*debounce)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--apply-debounce: %w", err))
+	}
+	if debounceD == 0 {
+		debounceD = -1
+	}
+	if *runner != "" && *runner != "local" && *runner != "actions" {
+		errs = append(errs, fmt.Errorf("--runner: %q is not local or actions", *runner))
+	}
+	var secretStoreV secretstore.Store
+	if *secretStore != "" && !*intakeOnly {
+		if secretStoreV, err = openStore(ctx, *secretStore, *region, nil); err != nil {
+			errs = append(errs, fmt.Errorf("--secrets: %w", err))
+		}
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
@@ -112,6 +140,8 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		GitHubURL: *githubURL, AppID: id, PrivateKey: key, WebhookSecrets: secrets,
 		SQLitePath: store, DatabaseURL: *dbURL, Workers: nWorkers, ReconcileEvery: every,
 		ShutdownGrace: graceD, Logger: log, IntakeOnly: *intakeOnly,
+		Rollout: bot.RolloutOptions{Runner: *runner, Terraform: *terraform, Secrets: secretStoreV, DryRun: *dryRun,
+			GenerateMissing: *generate, Debounce: debounceD, Admin: provision.Admin{SSLMode: *sslmode, RootCAFile: *rootCert}},
 	})
 	if err != nil {
 		return err

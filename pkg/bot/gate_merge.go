@@ -90,15 +90,25 @@ func (g *gateResult) mergeDecision() policy.MergeDecision {
 // and has its request's status say it. Nothing is applied here yet: the
 // apply pipeline will ask MergeCheck itself.
 func (b *Bot) afterMerge(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest) error {
-	if _, done, err := b.ledger.MergeCheckOf(ctx, repo, pr.Number); err != nil || done {
+	if m, done, err := b.ledger.MergeCheckOf(ctx, repo, pr.Number); err != nil {
 		return err
+	} else if done {
+		// A crash between the verdict and the rollout record: record it now.
+		if recorded, err := b.ledger.MergeRecorded(ctx, repo, m.MergeSHA); err != nil || recorded {
+			return err
+		}
+		return b.mergedEnvs(ctx, c, rc, repo, pr, m)
 	}
 	d, err := b.mergeCheck(ctx, c, rc, repo, pr)
 	if err != nil {
 		return err
 	}
-	if err := b.ledger.RecordMergeCheck(ctx, ledger.MergeCheck{Repo: repo, Pull: pr.Number, MergeSHA: pr.MergeCommitSHA,
-		Proceed: d.Proceed, BreakGlass: d.BreakGlass, Warned: d.Warned, Reason: d.Reason}); err != nil {
+	m := ledger.MergeCheck{Repo: repo, Pull: pr.Number, MergeSHA: pr.MergeCommitSHA,
+		Proceed: d.Proceed, BreakGlass: d.BreakGlass, Warned: d.Warned, Reason: d.Reason}
+	if err := b.ledger.RecordMergeCheck(ctx, m); err != nil {
+		return err
+	}
+	if err := b.mergedEnvs(ctx, c, rc, repo, pr, m); err != nil {
 		return err
 	}
 	b.log.InfoContext(ctx, "merge-time re-check", "repository", repo, "pull", pr.Number, "proceed", d.Proceed,

@@ -25,6 +25,8 @@ func (b *Bot) Register(reg *jobs.Registry) {
 	reg.Queue(QueuePlan, planWorkers)
 	jobs.AddWorker(reg, &planWorker{b: b})
 	jobs.AddWorker(reg, &reconcileWorker{b: b})
+	reg.Queue(QueueApply, 2)
+	jobs.AddWorker(reg, &applyWorker{b: b})
 	if b.reconcile > 0 {
 		reg.Periodic(b.reconcile, func() river.JobArgs { return ReconcileArgs{} })
 	}

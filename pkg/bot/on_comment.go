@@ -91,6 +91,11 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 		} else if !dec.Allowed {
 			return reply(fmt.Sprintf("%s was not retried: %s.", id, md.Text(dec.Reason)))
 		}
+		if step, err := b.retryRollout(ctx, c, d.Repository, n, who); err != nil {
+			return err
+		} else if step != "" {
+			return reply(fmt.Sprintf("running the failed %s step of %s again now; the status comment on #%d follows it.", step, id, n))
+		}
 		if err := b.enqueue(ctx, d.Repository, n, reasonRetry+" by "+who); err != nil {
 			return err
 		}

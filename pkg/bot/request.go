@@ -109,7 +109,7 @@ func (j *requestJob) run(ctx context.Context) error {
 		if err := j.mergeStatus(ctx, merged.Number); err != nil {
 			return err
 		}
-		return j.publish(ctx)
+		return j.afterMerge(ctx, merged)
 	}
 	if j.issue.State == "closed" {
 		return j.withdraw(ctx, pulls)

@@ -79,6 +79,8 @@ const (
 	ApplyRunning   = "running"
 	ApplySucceeded = "succeeded"
 	ApplyFailed    = "failed"
+	// ApplyRetry: a failed step was asked to run again (/rds retry).
+	ApplyRetry = "retry"
 )
 
 // Apply steps: where an apply of a commit is, or where it failed.
@@ -165,4 +167,42 @@ func (l *Ledger) LastApplied(ctx context.Context, repo, env string) (string, err
 		return "", fmt.Errorf("ledger: last applied: %w", err)
 	}
 	return sha, nil
+}
+
+// RetryApply asks for the failed step of env's apply at sha to run again.
+// It reports whether there was a failed apply to retry.
+func (l *Ledger) RetryApply(ctx context.Context, repo, env, sha string) (bool, error) {
+	res, err := l.exec(ctx, "retry apply", `UPDATE rdsbot_apply SET state = ? WHERE repo = ? AND env = ? AND sha = ? AND state = ?`,
+		ApplyRetry, repo, env, strings.ToLower(sha), ApplyFailed)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// FailedApply returns env's newest failed apply, if any.
+func (l *Ledger) FailedApply(ctx context.Context, repo, env string) (Apply, bool, error) {
+	var sha string
+	err := l.db.QueryRowContext(ctx, l.q(`SELECT a.sha FROM rdsbot_apply a JOIN rdsbot_rollout_merge m
+		ON m.repo = a.repo AND m.env = a.env AND m.sha = a.sha
+		WHERE a.repo = ? AND a.env = ? AND a.state = ? ORDER BY m.seq DESC LIMIT 1`), repo, env, ApplyFailed).Scan(&sha)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Apply{}, false, nil
+	}
+	if err != nil {
+		return Apply{}, false, fmt.Errorf("ledger: failed apply: %w", err)
+	}
+	return l.ApplyOf(ctx, repo, env, sha)
+}
+
+// MergeRecorded reports whether a merge commit was recorded for any
+// environment.
+func (l *Ledger) MergeRecorded(ctx context.Context, repo, sha string) (bool, error) {
+	var n int64
+	if err := l.db.QueryRowContext(ctx, l.q(`SELECT COUNT(*) FROM rdsbot_rollout_merge WHERE repo = ? AND sha = ?`),
+		repo, strings.ToLower(sha)).Scan(&n); err != nil {
+		return false, fmt.Errorf("ledger: merge recorded: %w", err)
+	}
+	return n > 0, nil
 }

@@ -48,7 +48,9 @@ type Config struct {
 	// one kept quiet during maintenance. Its deliveries wait in the store for
 	// a replica that works jobs. It needs no App id or key.
 	IntakeOnly bool
-	Logger     *slog.Logger
+	// Rollout are the host's settings of plans, applies and provisioning.
+	Rollout bot.RolloutOptions
+	Logger  *slog.Logger
 	// Observer, when set, also hears every job outcome (the sandbox's
 	// timeline); the metrics always do.
 	Observer jobs.Observer
@@ -146,7 +148,7 @@ func (s *Server) openBot(ctx context.Context, ghMetrics *forge.Metrics) error {
 		return err
 	}
 	b, err := bot.New(bot.Options{App: app, Queue: s.queue, Ledger: led, Logger: cfg.Logger,
-		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay})
+		ReconcileEvery: cfg.ReconcileEvery, RetryDelay: cfg.JobRetryDelay, Rollout: cfg.Rollout})
 	if err != nil {
 		led.Close()
 		return err

@@ -1,0 +1,167 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rdsbot/rdsbot/pkg/catalog"
+	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/gitops"
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
+	"github.com/rdsbot/rdsbot/pkg/provision/audit"
+)
+
+// transition moves an entry whose status is one of from to to.
+type transition struct {
+	from   []lifecycle.State
+	to     lifecycle.State
+	reason lifecycle.Reason
+	note   string
+}
+
+// statusCommitTries bounds the compare-and-swap loop of a status commit:
+// each try reads the branch afresh, so only a branch moving faster than
+// rdsbot can write exhausts it (the job then retries).
+const statusCommitTries = 6
+
+// readCatalog reads env's catalog at ref (the base branch when ""), and
+// returns the snapshot it came from.
+func (b *Bot) readCatalog(ctx context.Context, c *forge.Client, rc *repoContext, env, ref string) (*catalog.File, *forge.Snapshot, error) {
+	cfg := rc.config()
+	if ref == "" {
+		ref = cfg.BaseBranch
+	}
+	snap, err := c.Snapshot(ctx, rc.repo, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := parseCatalog(snap.WithContext(ctx), cfg, env)
+	return f, snap, err
+}
+
+func parseCatalog(repo fs.FS, cfg *config.Config, env string) (*catalog.File, error) {
+	layout, err := catalog.ParseLayout(cfg.Catalog.Layout)
+	if err != nil {
+		return nil, err
+	}
+	path := cfg.CatalogPath(env)
+	src, err := fs.ReadFile(repo, path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return catalog.Parse(src, catalog.Options{Layout: layout, Environment: env, Filename: path})
+}
+
+// transition writes the status transitions of the named entries to the
+// base branch as one commit, with the audit rows, by compare-and-swap on
+// the branch: when the branch moved, it reads it again and redoes the
+// change. An entry already in the target state is left alone, so a
+// replayed step writes nothing. Branch protection that refuses the App's
+// push fails the step with an error that says what to allow.
+func (r *rollout) transition(ctx context.Context, names []string, ts []transition, at time.Time, rows []audit.Row) error {
+	b, c, cfg := r.b, r.c, r.rc.config()
+	base := cfg.BaseBranch
+	path := cfg.CatalogPath(r.env)
+	at = at.UTC().Truncate(time.Second)
+	for try := 0; ; try++ {
+		head, err := c.ResolveRef(ctx, r.repo, base)
+		if err != nil {
+			return err
+		}
+		snap, err := c.SnapshotAt(ctx, r.repo, head)
+		if err != nil {
+			return err
+		}
+		repoFS := snap.WithContext(ctx)
+		old, err := fs.ReadFile(repoFS, path)
+		if err != nil {
+			return fmt.Errorf("status of %s: %w", r.env, err)
+		}
+		f, err := parseCatalog(repoFS, cfg, r.env)
+		if err != nil {
+			return err
+		}
+		var moved []string
+		for _, n := range names {
+			e, ok := f.Get(n, r.env)
+			if !ok {
+				continue
+			}
+			for _, t := range ts {
+				if e.Metadata.Status == t.to || !slices.Contains(t.from, e.Metadata.Status) {
+					continue
+				}
+				if err := f.Apply(n, r.env, catalog.Change{To: t.to, At: at, Reason: t.reason, Note: t.note, Commit: r.target.SHA}); err != nil {
+					return err
+				}
+				moved = append(moved, fmt.Sprintf("%s %s → %s", n, e.Metadata.Status, t.to))
+				break
+			}
+		}
+		if len(moved) == 0 {
+			return nil
+		}
+		out, err := f.Bytes()
+		if err != nil {
+			return err
+		}
+		changes := []gitops.Change{{Path: path, Old: old, New: out}}
+		if len(rows) > 0 {
+			ch, err := auditChange(repoFS, r.env, rows)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, ch)
+		}
+		msg := fmt.Sprintf("rds(%s): %s [skip ci]\n\nApplied commit: %s\n", r.env, strings.Join(moved, ", "), r.target.SHA)
+		sha, _, err := c.CommitChangeSet(ctx, r.repo, forge.ChangeSet{Branch: base, Base: head, Head: head, Message: msg, Changes: changes})
+		if err == nil {
+			b.log.InfoContext(ctx, "status commit", "repository", r.repo, "env", r.env, "commit", sha, "changes", strings.Join(moved, ", "))
+			return nil
+		}
+		if !errors.Is(err, forge.ErrRefMoved) {
+			return err
+		}
+		now, rerr := c.ResolveRef(ctx, r.repo, base)
+		if rerr == nil && now == head {
+			// Not moved: refused, by branch protection.
+			return fmt.Errorf("status commit to %s refused (branch protection?): let the App push to %s, or exempt it from required reviews: %w", base, base, err)
+		}
+		if try >= statusCommitTries {
+			return fmt.Errorf("status commit to %s: the branch kept moving: %w", base, err)
+		}
+	}
+}
+
+// auditChange appends rows to env's audit CSV.
+func auditChange(repo fs.FS, env string, rows []audit.Row) (gitops.Change, error) {
+	path := "governance/" + env + "/rds_provision_audit.csv"
+	old, err := fs.ReadFile(repo, path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return gitops.Change{}, err
+	}
+	var buf bytes.Buffer
+	if len(old) == 0 {
+		buf.WriteString(audit.Header + "\n")
+	} else {
+		buf.Write(old)
+		if old[len(old)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+	}
+	if err := audit.Encode(&buf, rows); err != nil {
+		return gitops.Change{}, err
+	}
+	ch := gitops.Change{Path: path, New: buf.Bytes()}
+	if old != nil {
+		ch.Old = old
+	}
+	return ch, nil
+}

@@ -1,0 +1,97 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
+	"github.com/rdsbot/rdsbot/pkg/md"
+)
+
+// afterMerge shows a merged request as its rollout left it: the status of
+// its catalog entry on the base branch (with the reason, the note and the
+// commit of the last transition), the failed run's log excerpt, and what
+// to do. The same status goes to the pull request, and the issue closes
+// once the database is active (or decommissioned).
+func (j *requestJob) afterMerge(ctx context.Context, merged *forge.PullRequest) error {
+	if j.view.Status.Reason != lifecycle.MergedWithoutApproval && j.view.Environment != "" && j.view.Database != "" {
+		if err := j.rolloutStatus(ctx); err != nil {
+			return err
+		}
+	}
+	if err := j.publish(ctx); err != nil {
+		return err
+	}
+	if _, _, err := j.c.UpsertComment(ctx, j.repo, merged.Number, StatusMarker, RenderStatus(j.view)); err != nil {
+		return err
+	}
+	st := j.view.Status.State
+	if (st == lifecycle.Active || st == lifecycle.Decommissioned) && j.issue.State == "open" {
+		closed, reason := "closed", "completed"
+		if _, err := j.c.EditIssue(ctx, j.repo, j.issue.Number, forge.IssueEdit{State: &closed, StateReason: &reason}); err != nil {
+			return err
+		}
+		j.log.InfoContext(ctx, "request done: issue closed", "issue", j.issue.Number, "state", string(st))
+	}
+	return nil
+}
+
+// rolloutStatus reads the request's catalog entry on the base branch.
+func (j *requestJob) rolloutStatus(ctx context.Context) error {
+	env, db := j.view.Environment, j.view.Database
+	f, _, err := j.b.readCatalog(ctx, j.c, j.rc, env, "")
+	if err != nil {
+		return err
+	}
+	e, ok := f.Get(db, env)
+	if !ok {
+		return nil
+	}
+	var last struct {
+		reason lifecycle.Reason
+		note   string
+		commit string
+	}
+	if h := e.Metadata.History; len(h) > 0 {
+		ev := h[len(h)-1]
+		if ev.Status == e.Metadata.Status {
+			last.reason, last.note, last.commit = ev.Reason, ev.Note, ev.Commit
+		}
+	}
+	msg := func(s string) string {
+		if last.note != "" {
+			s += " " + last.note + "."
+		}
+		return s
+	}
+	switch e.Metadata.Status {
+	case lifecycle.Pending, lifecycle.Approved:
+		j.view.Status = lifecycle.For(lifecycle.Merged, fmt.Sprintf("Merged; the apply of %s starts shortly.", env))
+	case lifecycle.Applying:
+		j.view.Status = lifecycle.For(lifecycle.ApplyStarted, msg("Terraform is applying the merge."))
+	case lifecycle.Provisioning:
+		j.view.Status = lifecycle.For(lifecycle.ProvisionStarted, msg("Terraform applied the merge; rdsbot is creating the role, the database and the grants."))
+	case lifecycle.Active:
+		j.view.Status = lifecycle.For(lifecycle.Provisioned, msg(fmt.Sprintf("The database is ready. Its credentials are in the secret %s.", e.Configuration.SecretPath)))
+	case lifecycle.Decommissioning:
+		j.view.Status = lifecycle.For(lifecycle.DecommissionStarted, msg("Removing the database from Terraform and disabling its role."))
+	case lifecycle.Decommissioned:
+		j.view.Status = lifecycle.For(lifecycle.DecommissionDone, msg("The database is decommissioned."))
+	case lifecycle.Failed:
+		reason := last.reason
+		if reason.State() != lifecycle.Failed {
+			reason = lifecycle.ApplyFailed
+		}
+		j.view.Status = lifecycle.For(reason, msg("The rollout stopped."))
+		j.view.Status.Action = "Fix the cause, then comment `/rds retry` to run the failed step again."
+		if last.commit != "" {
+			if a, ok, err := j.b.ledger.ApplyOf(ctx, j.repo, env, last.commit); err != nil {
+				return err
+			} else if ok && a.Excerpt != "" {
+				j.view.Notes = append(j.view.Notes, "The end of the log:\n\n"+md.Block("text", cut(a.Excerpt, 4000)))
+			}
+		}
+	}
+	return nil
+}
