@@ -35,3 +35,19 @@ func ParseCommand(body string) (cmd Command, unknown string, ok bool) {
 	}
 	return "", "", false
 }
+
+// CommandArg is the word after the verb of the first `/rds` line ("" when
+// none): the commit of `/rds plan <sha>`.
+func CommandArg(body string) string {
+	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "/rds" {
+			continue
+		}
+		if len(fields) < 3 {
+			return ""
+		}
+		return fields[2]
+	}
+	return ""
+}

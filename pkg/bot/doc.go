@@ -15,9 +15,10 @@
 // The plan check (plan_check.go) runs `terraform plan` through the local
 // planner in each root a pull request touches and reports it as
 // rdsbot/plan on the commit it planned. A plan runs code from the commit,
-// so rdsbot plans by itself only its own request pull requests whose head
-// is a commit it wrote (the ledger's); any other pull request gets a
-// neutral "not planned" check.
+// so rdsbot plans by itself only its own request pull requests at a head
+// it wrote (the ledger's commits); any other head gets a neutral "not
+// planned" check until a member of the command teams names that exact
+// commit with `/rds plan <sha>` (plan_command.go).
 //
 // The rendering and parsing here (status comments, request issue bodies,
 // commands) are pure; the handlers do their I/O through pkg/forge only.

@@ -45,8 +45,14 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 	n := on
 	if ev.GetIssue().IsPullRequest() {
 		linked, _, ok, err := b.ledger.PullIssue(ctx, d.Repository, on)
-		if err != nil || !ok {
-			return err // not a pull request the App opened for a request
+		if err != nil {
+			return err
+		}
+		if cmd == CmdPlan && (!ok || CommandArg(ev.GetComment().GetBody()) != "") {
+			return b.planCommand(ctx, d, ev) // a plan of code rdsbot did not write
+		}
+		if !ok {
+			return nil // not a pull request the App opened for a request
 		}
 		n = linked
 	}

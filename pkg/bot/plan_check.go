@@ -164,29 +164,30 @@ func terraformInput(p string) bool {
 	return path.Ext(p) == ".tf" || path.Ext(p) == ".tfvars" || strings.HasSuffix(p, ".tfvars.json") || strings.HasSuffix(p, ".tf.json")
 }
 
-// planTrust says whether rdsbot plans a pull request's head by itself: a
-// plan runs code from the commit, so only a request pull request the App
-// opened on its request's branch, at a head the App wrote. issue is the
-// request's issue; why says why not.
+// planTrust says whether rdsbot plans a pull request's head: a plan runs
+// code from the commit, so only a request pull request the App opened on
+// its request's branch at a head the App wrote, or a head a member of the
+// command teams named (`/rds plan <sha>`). issue is the request's issue;
+// why says why not.
 func (b *Bot) planTrust(ctx context.Context, c *forge.Client, repo string, pr *forge.PullRequest) (issue int, why string, err error) {
-	if !strings.EqualFold(pr.User, c.BotLogin()) {
-		return 0, "rdsbot plans only its own request pull requests", nil
-	}
 	n, branch, ok, err := b.ledger.PullIssue(ctx, repo, pr.Number)
 	if err != nil {
 		return 0, "", err
 	}
-	if !ok || branch != pr.Head {
-		return 0, "rdsbot plans only its own request branches", nil
+	if ok && strings.EqualFold(pr.User, c.BotLogin()) && branch == pr.Head {
+		own, err := b.ledger.OwnCommit(ctx, repo, pr.HeadSHA)
+		if err != nil || own {
+			return n, "", err
+		}
+		why = fmt.Sprintf("the head %s is not a commit rdsbot wrote", shortSHA(pr.HeadSHA))
+	} else {
+		n, why = 0, "rdsbot plans by itself only its own request branches"
 	}
-	own, err := b.ledger.OwnCommit(ctx, repo, pr.HeadSHA)
-	if err != nil {
-		return 0, "", err
+	allowed, err := b.planAllowed(ctx, repo, pr.Number, pr.HeadSHA)
+	if err != nil || allowed {
+		return n, "", err
 	}
-	if !own {
-		return 0, fmt.Sprintf("the head %.7s is not a commit rdsbot wrote", pr.HeadSHA), nil
-	}
-	return n, "", nil
+	return n, why, nil
 }
 
 // planResult is one environment's plan.
@@ -243,9 +244,11 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 		return err
 	}
 	if why != "" {
-		return check(forge.Check{Conclusion: "neutral", Title: "Not planned",
-			Summary: "Not planned: " + md.Text(why) + ". A plan runs code from the commit with the runner's credentials; " +
-				"rdsbot plans its own request branches only."})
+		sum := "Not planned: " + md.Text(why) + ". A plan runs the commit's code with the runner's credentials."
+		if teams := cfg.Permissions.CommandTeams; len(teams) > 0 {
+			sum += fmt.Sprintf(" A member of %s can comment %s to plan this commit.", md.Text(strings.Join(teams, " or ")), md.Code("/rds plan "+shortSHA(pr.HeadSHA)))
+		}
+		return check(forge.Check{Conclusion: "neutral", Title: "Not planned", Summary: sum})
 	}
 	var ids []string
 	if issue > 0 {

@@ -223,3 +223,64 @@ func onlyPlanBusy(t *testing.T, s *Sandbox) bool {
 	}
 	return true
 }
+
+// A person's pull request is not planned by itself; `/rds plan <sha>` from
+// a platform member plans the head they named, and only that head; the
+// same command from anyone else does nothing.
+func TestPlanCheckForeignPullNeedsNamedCommit(t *testing.T) {
+	s, st := startPlanning(t)
+	tfvars, err := s.Fake.File(s.Repo, "main", "envs/dev-rds/terraform.tfvars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := githubfake.Change{Message: "tune", Files: map[string]string{"envs/dev-rds/terraform.tfvars": string(tfvars) + "\n# tuned\n"}}
+	head, err := s.Fake.As(DBA).Push(s.Repo, "dave/tune", change)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull, err := s.Fake.As(DBA).OpenPR(s.Repo, "dave/tune", "main", "tune dev", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	r := mustCheck(t, s, head, planCheck, "completed", "neutral")
+	if !strings.Contains(plain(r.Summary), "/rds plan "+head[:7]) || st.plans() != 0 {
+		t.Fatalf("%d plans; summary:\n%s", st.plans(), r.Summary)
+	}
+
+	for _, who := range []string{DBA, "erin"} { // the author (a database-team member) and someone outside platform-team
+		if _, err := s.Fake.As(who).Comment(s.Repo, pull, "/rds plan "+head[:7]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, pull, "/rds plan 0000000"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if n := st.plans(); n != 0 {
+		t.Fatalf("%d plans after commands that allow none", n)
+	}
+	if cs := botComments(s, pull); len(cs) != 1 || !strings.Contains(plain(cs[0].Body), "not 0000000") {
+		t.Errorf("replies: %+v", cs)
+	}
+
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, pull, "/rds plan "+head[:7]); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	r = mustCheck(t, s, head, planCheck, "completed", "success")
+	if !strings.Contains(r.Summary, "envs/dev-rds") || st.plans() != 1 {
+		t.Errorf("%d plans; summary:\n%s", st.plans(), r.Summary)
+	}
+
+	// A push after the command is not what the member read.
+	next, err := s.Fake.As(DBA).Push(s.Repo, "dave/tune", githubfake.Change{Message: "more", Files: map[string]string{"envs/dev-rds/main.tf": "# more\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	mustCheck(t, s, next, planCheck, "completed", "neutral")
+	if n := st.plans(); n != 1 {
+		t.Errorf("%d plans after an unnamed push", n)
+	}
+}
