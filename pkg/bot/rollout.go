@@ -381,6 +381,9 @@ func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, 
 			Proceed: m.Proceed, Reason: m.Reason}); err != nil {
 			return err
 		}
+		if b.rollout.Off {
+			continue
+		}
 		if err := b.enqueueApply(ctx, repo, env, fmt.Sprintf("#%d merged", pr.Number)); err != nil {
 			return err
 		}
