@@ -65,6 +65,8 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	rootCert := envFlag(fs, c, "sslrootcert", "RDSBOT_SSLROOTCERT", "", "CA bundle for verify-ca / verify-full (RDS publishes one)")
 	dryRun := fs.Bool("provision-dry-run", c.getenv("RDSBOT_PROVISION_DRY_RUN") == "true", "provision nothing after a local apply: report the statements only ($RDSBOT_PROVISION_DRY_RUN)")
 	generate := fs.Bool("generate-missing", c.getenv("RDSBOT_GENERATE_MISSING") == "true", "create application secrets that do not exist ($RDSBOT_GENERATE_MISSING)")
+	var tfEnv listFlag
+	fs.Var(&tfEnv, "terraform-env", "NAME=VALUE added to terraform's environment (repeatable, comma-separated)")
 	debounce := envFlag(fs, c, "apply-debounce", "RDSBOT_APPLY_DEBOUNCE", "5s", "wait this long after the newest merge of an environment, so close merges make one apply")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -118,6 +120,15 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if *runner != "" && *runner != "local" && *runner != "actions" {
 		errs = append(errs, fmt.Errorf("--runner: %q is not local or actions", *runner))
 	}
+	tfEnvMap := map[string]string{}
+	for _, kv := range tfEnv {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			errs = append(errs, fmt.Errorf("--terraform-env: %q is not NAME=VALUE", kv))
+			continue
+		}
+		tfEnvMap[k] = v
+	}
 	var secretStoreV secretstore.Store
 	if *secretStore != "" && !*intakeOnly {
 		if secretStoreV, err = openStore(ctx, *secretStore, *region, nil); err != nil {
@@ -140,7 +151,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		GitHubURL: *githubURL, AppID: id, PrivateKey: key, WebhookSecrets: secrets,
 		SQLitePath: store, DatabaseURL: *dbURL, Workers: nWorkers, ReconcileEvery: every,
 		ShutdownGrace: graceD, Logger: log, IntakeOnly: *intakeOnly,
-		Rollout: bot.RolloutOptions{Runner: *runner, Terraform: *terraform, Secrets: secretStoreV, DryRun: *dryRun,
+		Rollout: bot.RolloutOptions{Runner: *runner, Terraform: *terraform, TerraformEnv: tfEnvMap, Secrets: secretStoreV, DryRun: *dryRun,
 			GenerateMissing: *generate, Debounce: debounceD, Admin: provision.Admin{SSLMode: *sslmode, RootCAFile: *rootCert}},
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,12 +208,15 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 	b, sha := r.b, r.target.SHA
 	at := b.now()
 	merged := fmt.Sprintf("merged in #%d and checked", r.target.Pull)
-	if err := r.transition(ctx, names, []transition{
+	// One commit per transition: approved (at merge), then applying.
+	for _, t := range []transition{
 		{from: []lifecycle.State{lifecycle.Pending}, to: lifecycle.Approved, reason: lifecycle.Merged, note: merged},
 		{from: []lifecycle.State{lifecycle.Approved, lifecycle.Failed}, to: lifecycle.Applying, reason: lifecycle.ApplyStarted,
 			note: fmt.Sprintf("terraform apply of %s at %.12s", r.env, sha)},
-	}, at, nil); err != nil {
-		return false, "", err
+	} {
+		if err := r.transition(ctx, names, []transition{t}, at, nil); err != nil {
+			return false, "", err
+		}
 	}
 	if err := r.notify(ctx, names); err != nil {
 		return false, "", err
@@ -313,14 +317,14 @@ func (r *rollout) notify(ctx context.Context, names []string) error {
 	seen := map[int]bool{}
 	for _, n := range names {
 		e, ok := f.Get(n, r.env)
-		if !ok || e.Metadata.PRNumber <= 0 {
+		if !ok {
 			continue
 		}
-		issue, _, ok, err := r.b.ledger.PullIssue(ctx, r.repo, e.Metadata.PRNumber)
+		issue, err := r.issueOf(ctx, e.Metadata.PRNumber, e.Metadata.RequestID)
 		if err != nil {
 			return err
 		}
-		if !ok || seen[issue] {
+		if issue <= 0 || seen[issue] {
 			continue
 		}
 		seen[issue] = true
@@ -329,6 +333,24 @@ func (r *rollout) notify(ctx context.Context, names []string) error {
 		}
 	}
 	return nil
+}
+
+// issueOf is the request issue of a catalog entry: from the pull request
+// it records (when the App opened it), else from its request id
+// (RDS-<issue>). The request job it starts checks the rest itself.
+func (r *rollout) issueOf(ctx context.Context, pull int, requestID string) (int, error) {
+	if pull > 0 {
+		issue, _, ok, err := r.b.ledger.PullIssue(ctx, r.repo, pull)
+		if err != nil || ok {
+			return issue, err
+		}
+	}
+	if n, ok := strings.CutPrefix(requestID, "RDS-"); ok {
+		if i, err := strconv.Atoi(n); err == nil && i > 0 {
+			return i, nil
+		}
+	}
+	return 0, nil
 }
 
 // mergedEnvs records a checked merge for each environment it changed and
@@ -358,6 +380,9 @@ func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, 
 		if err := b.ledger.RecordMerge(ctx, ledger.Merge{Repo: repo, Env: env, SHA: m.MergeSHA, Pull: pr.Number,
 			Proceed: m.Proceed, Reason: m.Reason}); err != nil {
 			return err
+		}
+		if b.rollout.Off {
+			continue
 		}
 		if err := b.enqueueApply(ctx, repo, env, fmt.Sprintf("#%d merged", pr.Number)); err != nil {
 			return err

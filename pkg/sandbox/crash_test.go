@@ -17,8 +17,8 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/pgtest"
 )
 
-// TestMain also lets this test binary be the terraform stand-in (see
-// pkg/apply/tfstandin): plan tests link it as terraform-standin.
+// TestMain lets this test binary be the stand-in terraform too: the
+// sandbox links the running executable as terraform-standin.
 func TestMain(m *testing.M) {
 	if tfstandin.Invoked(os.Args[0]) {
 		os.Exit(tfstandin.Main(os.Args, os.Stdout, os.Stderr))

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rdsbot/rdsbot/pkg/bot"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -64,6 +65,9 @@ type Options struct {
 	// JobRetryDelay spaces a failing request job's retries (default the
 	// bot's: one second, doubled, at most a minute).
 	JobRetryDelay func(attempt int) time.Duration
+	// Rollout turns on applies (stand-in terraform) and provisioning after
+	// merges; nil: merges are recorded and stop at "merged".
+	Rollout *Rollout
 }
 
 // Sandbox is a running fake GitHub with rdsbot installed.
@@ -77,6 +81,8 @@ type Sandbox struct {
 	Server         *server.Server
 	ServerURL      string
 	Dir            string
+	// Rollout is set when Options.Rollout was.
+	Rollout *RolloutParts
 
 	ownDir bool
 	cancel context.CancelFunc
@@ -120,6 +126,11 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	}
 	if err := s.seed(o.Content); err != nil {
 		return nil, err
+	}
+	if o.Rollout != nil {
+		if err := s.startRollout(ctx, o.Rollout); err != nil {
+			return nil, err
+		}
 	}
 	if o.NoServer {
 		return s, nil
@@ -176,7 +187,8 @@ func (s *Sandbox) startServer(ctx context.Context, o Options) error {
 		// process, and the story should not wait on a production timer.
 		LockRetry: 50 * time.Millisecond,
 		Pacing:    o.Pacing, Retry: o.Retry, JobRetryDelay: o.JobRetryDelay, ShutdownGrace: 5 * time.Second,
-		Logger: o.Logger, Observer: o.Observer,
+		Rollout: s.rolloutOptions(),
+		Logger:  o.Logger, Observer: o.Observer,
 	})
 	if err != nil {
 		return err
@@ -270,9 +282,19 @@ func (s *Sandbox) Close() error {
 		if s.Fake != nil {
 			errs = append(errs, s.Fake.Close())
 		}
+		if s.Rollout != nil && s.Rollout.close != nil {
+			s.Rollout.close()
+		}
 		if s.ownDir {
 			errs = append(errs, os.RemoveAll(s.Dir))
 		}
 	})
 	return errors.Join(errs...)
+}
+
+func (s *Sandbox) rolloutOptions() bot.RolloutOptions {
+	if s.Rollout == nil {
+		return bot.RolloutOptions{Off: true}
+	}
+	return s.Rollout.Options
 }
