@@ -89,7 +89,12 @@ func (w *planWorker) Discarded(ctx context.Context, job *river.Job[PlanArgs], _ 
 	return err
 }
 
+// enqueuePlan asks for a plan; a host whose rollout is off (no runner)
+// plans nothing.
 func (b *Bot) enqueuePlan(ctx context.Context, repo string, pull int, reason string) error {
+	if b.rollout.Off {
+		return nil
+	}
 	return b.queue.Enqueue(ctx, PlanArgs{Repo: repo, Pull: pull, Reason: reason})
 }
 

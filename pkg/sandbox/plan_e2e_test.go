@@ -2,16 +2,13 @@ package sandbox
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
-	"github.com/rdsbot/rdsbot"
 	"github.com/rdsbot/rdsbot/pkg/apply/tfstandin"
 	"github.com/rdsbot/rdsbot/pkg/bot"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
@@ -19,57 +16,18 @@ import (
 
 const planCheck = bot.PlanCheck
 
-// standin is the stand-in terraform a planning sandbox runs.
+// standin is the stand-in terraform of a sandbox's rollout.
 type standin struct {
 	t   *testing.T
-	bin string // its path: this test binary, linked as terraform-standin
 	dir string // its directory: calls.jsonl, state/, control.json
 }
 
-// startPlanning starts a sandbox whose repository configuration runs the
-// stand-in for plans (apply.terraform.binary), in a work directory of the
-// test. When the sandbox gets host rollout options, this can move there.
+// startPlanning starts a sandbox whose host runs the stand-in for plans
+// and applies (Options.Rollout; provisioning is a dry run).
 func startPlanning(t *testing.T) (*Sandbox, *standin) {
 	t.Helper()
-	dir := t.TempDir()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "bin", "terraform-standin")
-	work := filepath.Join(dir, "work")
-	for _, d := range []string{filepath.Dir(bin), work} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink(exe, bin); err != nil {
-		t.Fatal(err)
-	}
-	content := fstest.MapFS{}
-	err = fs.WalkDir(rdsbot.Example(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(rdsbot.Example(), p)
-		content[p] = &fstest.MapFile{Data: b, Mode: 0o644}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := string(content["rdsbot.yaml"].Data)
-	for old, repl := range map[string]string{
-		"binary: terraform ": "binary: " + bin + " ",
-		`work_dir: ""`:       "work_dir: " + work,
-	} {
-		if !strings.Contains(cfg, old) {
-			t.Fatalf("rdsbot.yaml has no %q", old)
-		}
-		cfg = strings.Replace(cfg, old, repl, 1)
-	}
-	content["rdsbot.yaml"].Data = []byte(cfg)
-	return start(t, Options{Content: content}), &standin{t: t, bin: bin, dir: bin + ".d"}
+	s := start(t, Options{Rollout: &Rollout{}})
+	return s, &standin{t: t, dir: s.Rollout.TerraformDir}
 }
 
 // plans counts the stand-in's `plan` runs.
