@@ -302,9 +302,7 @@ func (r *rollout) allowDestroy(ctx context.Context, names []string) ([]string, e
 			r.b.log.InfoContext(ctx, "decommission without its approvals: its secret stays protected", "repository", r.repo, "env", r.env, "database", n)
 			continue
 		}
-		for _, a := range decommissionedSecrets {
-			out = append(out, fmt.Sprintf(a, n))
-		}
+		out = append(out, secretAddresses(n)...)
 	}
 	return out, nil
 }
@@ -381,4 +379,29 @@ func wasDecommissioning(e catalog.Entry) bool {
 		}
 	}
 	return false
+}
+
+// planAllowDestroy are the addresses the plan of a pull request may destroy
+// although they are protected: on rdsbot's own decommission pull request of
+// request issue (the plan job has checked that it is), the secrets of its
+// database in env, so the rdsbot/plan check shows their deletion as
+// expected. The approvals are the gate's, and the apply checks them again.
+func (b *Bot) planAllowDestroy(ctx context.Context, c *forge.Client, rc *repoContext, repo string, issue int, pr *forge.PullRequest, env string) ([]string, error) {
+	if issue <= 0 || !strings.HasSuffix(pr.Head, decommissionSuffix) {
+		return nil, nil
+	}
+	req, _, err := b.requestOf(ctx, rc, repo, issue, c.BotLogin())
+	if err != nil || req == nil || req.Environment != env || pr.Head != decommissionBranch(rc.config(), env, req.DatabaseName) {
+		return nil, err
+	}
+	return secretAddresses(req.DatabaseName), nil
+}
+
+// secretAddresses are the addresses of a database's secret.
+func secretAddresses(db string) []string {
+	out := make([]string, 0, len(decommissionedSecrets))
+	for _, a := range decommissionedSecrets {
+		out = append(out, fmt.Sprintf(a, db))
+	}
+	return out
 }

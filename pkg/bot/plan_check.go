@@ -271,7 +271,11 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 			results = append(results, planResult{env: t.env, skipped: true})
 			continue
 		}
-		out, err := p.Plan(ctx, apply.Request{Repo: a.Repo, Env: t.env, Ref: pr.Head, SHA: pr.HeadSHA, Roots: t.roots, RequestIDs: ids})
+		allow, err := b.planAllowDestroy(ctx, c, rc, a.Repo, issue, pr, t.env)
+		if err != nil {
+			return err
+		}
+		out, err := p.Plan(ctx, apply.Request{Repo: a.Repo, Env: t.env, Ref: pr.Head, SHA: pr.HeadSHA, Roots: t.roots, RequestIDs: ids, AllowDestroy: allow})
 		if err != nil {
 			return fmt.Errorf("plan %s at %.12s: %w", t.env, pr.HeadSHA, err)
 		}

@@ -181,6 +181,8 @@ func TestDecommissionEndToEnd(t *testing.T) {
 	}
 
 	approveDecommission(t, s, pr.Number)
+	// The plan shows the secret's deletion as what the decommission does.
+	mustCheck(t, s, pullByNumber(s, pr.Number).HeadSHA, "rdsbot/plan", "completed", "success")
 	if _, err := s.Fake.As(Platform).Merge(s.Repo, pr.Number, "merge"); err != nil {
 		t.Fatal(err)
 	}
