@@ -131,7 +131,13 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 			break
 		}
 	}
-	return r.run(ctx)
+	if err := r.run(ctx); err != nil {
+		return err
+	}
+	// The status commits moved the base branch: open request pull requests
+	// of this environment's catalog are re-planned once, now.
+	path := rc.config().CatalogPath(a.Env)
+	return b.replanPulls(ctx, c, rc, a.Repo, rc.config().BaseBranch, map[string]bool{path: true}, true, "status of "+a.Env+" written")
 }
 
 func (r *rollout) run(ctx context.Context) error {
@@ -380,6 +386,9 @@ func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, 
 		if err := b.ledger.RecordMerge(ctx, ledger.Merge{Repo: repo, Env: env, SHA: m.MergeSHA, Pull: pr.Number,
 			Proceed: m.Proceed, Reason: m.Reason}); err != nil {
 			return err
+		}
+		if b.rollout.Off {
+			continue
 		}
 		if err := b.enqueueApply(ctx, repo, env, fmt.Sprintf("#%d merged", pr.Number)); err != nil {
 			return err

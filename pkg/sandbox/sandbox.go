@@ -66,7 +66,7 @@ type Options struct {
 	// bot's: one second, doubled, at most a minute).
 	JobRetryDelay func(attempt int) time.Duration
 	// Rollout turns on applies (stand-in terraform) and provisioning after
-	// merges; nil: merges stop at "merged".
+	// merges; nil: merges are recorded and stop at "merged".
 	Rollout *Rollout
 }
 
@@ -294,7 +294,7 @@ func (s *Sandbox) Close() error {
 
 func (s *Sandbox) rolloutOptions() bot.RolloutOptions {
 	if s.Rollout == nil {
-		return bot.RolloutOptions{}
+		return bot.RolloutOptions{Off: true}
 	}
 	return s.Rollout.Options
 }
