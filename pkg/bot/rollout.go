@@ -233,7 +233,7 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 	runner := b.runners(r.repo, r.rc.config().Apply).For(r.env)
 	b.log.InfoContext(ctx, "apply starts", "repository", r.repo, "env", r.env, "commit", sha, "runner", runner.Kind(), "requests", names)
 	out, err := runner.Apply(ctx, apply.Request{Repo: r.repo, Env: r.env, Ref: r.rc.config().BaseBranch, SHA: sha,
-		RequestIDs: r.requestIDs(ctx, names)})
+		RequestIDs: r.requestIDs(ctx, names), Rerun: r.retry})
 	if err != nil {
 		return false, "", fmt.Errorf("apply %s at %.12s: %w", r.env, sha, err)
 	}
