@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -260,10 +261,22 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 		ids = []string{contract.RequestID(issue)}
 	}
 	set := b.runners(a.Repo, cfg.Apply)
-	if err := check(forge.Check{Status: policy.StatusInProgress, Title: "Planning " + envList(targets),
-		Summary: fmt.Sprintf("`terraform plan` runs at %s.", md.Code(shortSHA(pr.HeadSHA)))}); err != nil {
-		return err
-	}
+	// A plan that takes a while shows as in progress; a quick one is
+	// written once, finished (each write counts against GitHub's limits).
+	started := make(chan error, 1)
+	slow := time.AfterFunc(planInProgressAfter, func() {
+		started <- check(forge.Check{Status: policy.StatusInProgress, Title: "Planning " + envList(targets),
+			Summary: fmt.Sprintf("`terraform plan` runs at %s.", md.Code(shortSHA(pr.HeadSHA)))})
+	})
+	// settled waits for the in-progress write, if it started, so that it
+	// never lands after the result.
+	settled := sync.OnceValue(func() error {
+		if slow.Stop() {
+			return nil
+		}
+		return <-started
+	})
+	defer settled()
 	var results []planResult
 	for _, t := range targets {
 		p := set.Planner(t.env)
@@ -285,8 +298,15 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 		log.InfoContext(ctx, "planned", "env", t.env, "sha", pr.HeadSHA, "status", out.Status)
 		results = append(results, planResult{env: t.env, out: out})
 	}
+	if err := settled(); err != nil {
+		return err
+	}
 	return check(planCheck(results, pr.HeadSHA))
 }
+
+// planInProgressAfter is how long a plan runs before its check shows it
+// in progress.
+const planInProgressAfter = 2 * time.Second
 
 func envList(ts []planTarget) string {
 	var envs []string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdsbot/rdsbot/pkg/apply"
 	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/lifecycle"
@@ -126,7 +127,14 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 	}
 	r.target = pending[ti]
 	for i := range pending[:ti] {
-		if !pending[i].Proceed {
+		if pending[i].Proceed {
+			continue
+		}
+		held, err := r.stillHeld(ctx, pending[i])
+		if err != nil {
+			return err
+		}
+		if held {
 			r.held = &pending[i]
 			break
 		}
@@ -242,7 +250,7 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 	runner := b.runners(r.repo, r.rc.config().Apply).For(r.env)
 	b.log.InfoContext(ctx, "apply starts", "repository", r.repo, "env", r.env, "commit", sha, "runner", runner.Kind(), "requests", names)
 	out, err := runner.Apply(ctx, apply.Request{Repo: r.repo, Env: r.env, Ref: r.rc.config().BaseBranch, SHA: sha,
-		RequestIDs: r.requestIDs(ctx, names), AllowDestroy: allow})
+		RequestIDs: r.requestIDs(ctx, names), AllowDestroy: allow, Rerun: r.retry})
 	if err != nil {
 		return false, "", fmt.Errorf("apply %s at %.12s: %w", r.env, sha, err)
 	}
@@ -348,6 +356,29 @@ func (r *rollout) notify(ctx context.Context, names []string) error {
 		}
 	}
 	return nil
+}
+
+// stillHeld reports whether a merge made past the approval check still
+// holds the environment: its request's entry is still pending in the
+// catalog on the base branch. Reverting the merge (or removing the entry
+// through an approved change) releases the hold. A merge rdsbot cannot tie
+// to a request of its own holds for good.
+func (r *rollout) stillHeld(ctx context.Context, m ledger.Merge) (bool, error) {
+	issue, _, ok, err := r.b.ledger.PullIssue(ctx, r.repo, m.Pull)
+	if err != nil || !ok {
+		return true, err
+	}
+	f, _, err := r.b.readCatalog(ctx, r.c, r.rc, r.env, "")
+	if err != nil {
+		return true, err
+	}
+	id := contract.RequestID(issue)
+	for _, e := range f.Entries() {
+		if e.Metadata.RequestID == id && e.Metadata.Status == lifecycle.Pending {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // issueOf is the request issue of a catalog entry: from the pull request

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +34,10 @@ type Rollout struct {
 	// Debounce is how long an apply waits after the newest merge of its
 	// environment (default 1s; negative: none).
 	Debounce time.Duration
+	// Runner forces the runner of every environment: "" or local (the
+	// stand-in terraform), or actions (rds-apply.yml dispatched on the
+	// fake, whose runs the test completes).
+	Runner string
 }
 
 // Master is the login of an RDS master user.
@@ -87,7 +92,7 @@ func (s *Sandbox) startRollout(ctx context.Context, o *Rollout) error {
 		BaseEndpoint: aws.String(ts.URL),
 	})
 	ro := bot.RolloutOptions{
-		Runner: "local", Terraform: bin, TerraformEnv: map[string]string{"TF_STANDIN_DIR": tfDir},
+		Runner: cmp.Or(o.Runner, "local"), Terraform: bin, TerraformEnv: map[string]string{"TF_STANDIN_DIR": tfDir},
 		Secrets: store, GenerateMissing: true, Debounce: o.Debounce,
 	}
 	if ro.Debounce == 0 {

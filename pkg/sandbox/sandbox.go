@@ -168,6 +168,13 @@ func (s *Sandbox) seed(content fs.FS) error {
 	if _, err := f.AddRepo(s.Repo, files); err != nil {
 		return err
 	}
+	// The labels rdsbot uses, as a repository that ran it before has them
+	// (creating them is a one-time cost of 20-odd writes).
+	if err := f.SeedLabels(s.Repo, "rds-request", "rds-database", "rds-invalid", "platform-approval", "rds-allow-delete",
+		"rds-decommission", "rds-break-glass", "dev", "test", "staging", "prod", "size:small", "size:medium", "size:large",
+		"size:xlarge", "low-risk", "medium-risk", "high-risk"); err != nil {
+		return err
+	}
 	if s.App, err = f.NewApp("rdsbot", Org); err != nil {
 		return err
 	}
