@@ -367,14 +367,17 @@ func (st *Story) summary(ctx context.Context) error {
 		if is.IsPR {
 			continue
 		}
-		env, db, status, secret := st.catalogOf(is.Number)
+		env, db, status, secret, requester := st.catalogOf(is.Number)
+		if requester == "" {
+			requester = is.User
+		}
 		pr := "-"
 		for _, p := range s.Fake.PullRequests(s.Repo) {
 			if strings.Contains(p.Issue.Body, fmt.Sprintf("Request: #%d\n", is.Number)) {
 				pr = fmt.Sprintf("#%d", p.Number)
 			}
 		}
-		fmt.Fprintf(st.W, "   #%-6d %-10s %-5s %-16s %-13s %-6s %-7s %s\n", is.Number, is.User, env, db, status, pr, is.State, secret)
+		fmt.Fprintf(st.W, "   #%-6d %-10s %-5s %-16s %-13s %-6s %-7s %s\n", is.Number, requester, env, db, status, pr, is.State, secret)
 		if login == nil && status == "active" && s.Rollout != nil && st.Postgres != "" {
 			login = st.login(ctx, secret, db)
 		}
@@ -403,7 +406,7 @@ func (st *Story) summary(ctx context.Context) error {
 }
 
 // catalogOf finds a request's entry in the catalogs on main.
-func (st *Story) catalogOf(issue int) (env, db, status, secret string) {
+func (st *Story) catalogOf(issue int) (env, db, status, secret, requester string) {
 	id := fmt.Sprintf("RDS-%04d", issue)
 	for _, e := range environments {
 		path := "rds-catalog/" + e + ".yaml"
@@ -417,11 +420,11 @@ func (st *Story) catalogOf(issue int) (env, db, status, secret string) {
 		}
 		for _, en := range f.Entries() {
 			if en.Metadata.RequestID == id {
-				return e, en.Name, string(en.Metadata.Status), en.Configuration.SecretPath
+				return e, en.Name, string(en.Metadata.Status), en.Configuration.SecretPath, en.Metadata.RequestedBy
 			}
 		}
 	}
-	return "-", "-", "-", "-"
+	return "-", "-", "-", "-", ""
 }
 
 // loginLine is a psql command line.
