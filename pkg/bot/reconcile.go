@@ -3,9 +3,13 @@ package bot
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/lifecycle"
 )
 
 // Reconcile repairs what lost webhooks left behind. It asks GitHub to
@@ -45,6 +49,56 @@ func (b *Bot) Reconcile(ctx context.Context) error {
 			if err := b.enqueue(ctx, r.Repo, is.Number, "reconcile"); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if err := b.reconcileRollouts(ctx, c, rc, r.Repo); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileRollouts compares each environment's catalog on the base branch
+// with what was applied: an entry still on its way (pending after a merge,
+// approved, applying, provisioning, decommissioning) gets its merge
+// re-checked when that record is missing (a lost pull_request webhook) and
+// its environment's rollout started again (a crash, a lost job). A rollout
+// with nothing left to do costs a few reads.
+func (b *Bot) reconcileRollouts(ctx context.Context, c *forge.Client, rc *repoContext, repo string) error {
+	if b.rollout.Off {
+		return nil
+	}
+	var errs []error
+	for _, env := range rc.planner.Schema.Request.Fields["environment"].Enum {
+		f, _, err := b.readCatalog(ctx, c, rc, env, "")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		inflight := false
+		for _, e := range f.Entries() {
+			if !slices.Contains(inFlight, e.Metadata.Status) {
+				continue
+			}
+			inflight = true
+			if e.Metadata.Status != lifecycle.Pending {
+				continue
+			}
+			n, ok := strings.CutPrefix(e.Metadata.RequestID, "RDS-")
+			issue, err := strconv.Atoi(n)
+			if !ok || err != nil {
+				continue
+			}
+			pr, err := b.mergedPull(ctx, c, repo, issue)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if pr != nil {
+				errs = append(errs, b.afterMerge(ctx, c, rc, repo, pr))
+			}
+		}
+		if inflight {
+			errs = append(errs, b.enqueueApply(ctx, repo, env, "reconcile"))
 		}
 	}
 	return errors.Join(errs...)

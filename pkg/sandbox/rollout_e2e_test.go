@@ -293,3 +293,36 @@ func TestMergePastCheckStartsNothing(t *testing.T) {
 		t.Errorf("status:\n%s", st)
 	}
 }
+
+// The merge's webhooks are lost: nothing rolls out until the reconcile,
+// which finds the merged request pending in the catalog and carries it to
+// active, once.
+func TestReconcileRollsOutLostMerge(t *testing.T) {
+	s, _ := startRollout(t, Options{})
+	openOrders(t, s, Requester, ordersAnswers)
+	settle(t, s)
+	pr := requestPull(t, s, "rds/test/orders_service")
+	later(s)
+	if _, err := s.Fake.As(Platform).Approve(s.Repo, pr.Number); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	s.Fake.DropWebhooks(10, "pull_request", "push")
+	if _, err := s.Fake.As(Platform).Merge(s.Repo, pr.Number, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	settleRollout(t, s)
+	if e := catalogEntry(t, s, "test", "orders_service"); e.Metadata.Status != catalog.StatusPending {
+		t.Fatalf("status %s before the reconcile, want pending (the merge's webhooks were dropped)", e.Metadata.Status)
+	}
+	if err := s.Server.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settleRollout(t, s)
+	if e := catalogEntry(t, s, "test", "orders_service"); e.Metadata.Status != catalog.StatusActive {
+		t.Fatalf("status %s after the reconcile, want active", e.Metadata.Status)
+	}
+	if n := len(applies(t, s)); n != 1 {
+		t.Errorf("%d applies, want 1", n)
+	}
+}
