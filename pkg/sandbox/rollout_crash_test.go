@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -41,10 +42,10 @@ import (
 //     the call (with its pid and its provider child's) and never returns.
 //     The stand-in runs in its own process group, so the test kills that
 //     group too, as the restarted rdsbot cannot.
-//   - provisioning: the test holds the session advisory lock that the
-//     provisioner takes (pg_advisory_xact_lock) on the app role before it
-//     creates it, in the master's database, and waits until a backend
-//     waits for it.
+//   - provisioning: the test holds an advisory lock that the provisioner
+//     takes, in the master's database, and waits until a backend waits for
+//     it: the app role's (before the role is created) or the database's
+//     (after the role's transaction committed, before CREATE DATABASE).
 //
 // A completed apply is an apply call of the stand-in that did not hang
 // (no provider pid); the stand-in's state serial tells the same from the
@@ -52,10 +53,13 @@ import (
 
 // crashCase is one way of killing rdsbot during a rollout.
 type crashCase struct {
-	name     string
-	phase    string // "apply" or "provision"
-	postgres bool   // Postgres job store, else SQLite
-	replicas int    // 1: killed and restarted; 2: one killed, the other carries on
+	name string
+	// phase is where rdsbot dies: "apply"; "provision", before the role
+	// is created; "provision-db", with the role created and the database
+	// not yet.
+	phase    string
+	postgres bool // Postgres job store, else SQLite
+	replicas int  // 1: killed and restarted; 2: one killed, the other carries on
 }
 
 func TestRolloutCrash(t *testing.T) {
@@ -65,6 +69,7 @@ func TestRolloutCrash(t *testing.T) {
 	cases := []crashCase{
 		{name: "sqlite/apply", phase: "apply"},
 		{name: "sqlite/provision", phase: "provision"},
+		{name: "sqlite/provision-db", phase: "provision-db"},
 		{name: "postgres/apply", phase: "apply", postgres: true, replicas: 1},
 		{name: "postgres/provision", phase: "provision", postgres: true, replicas: 1},
 		{name: "postgres/replicas/apply", phase: "apply", postgres: true, replicas: 2},
@@ -92,7 +97,9 @@ func newCrashRig(t *testing.T, postgres bool) *crashRig {
 	s, m := startRollout(t, Options{NoServer: true})
 	r := &crashRig{s: s, m: m}
 	if postgres {
-		r.store = []string{"--database-url", pgtest.New(t)}
+		// A killed replica's jobs move on once it has been silent this
+		// long (production's default is 30s).
+		r.store = []string{"--database-url", pgtest.New(t), "--recover-after", "4s"}
 	} else {
 		r.store = []string{"--sqlite", filepath.Join(t.TempDir(), "jobs.db")}
 	}
@@ -141,12 +148,12 @@ func (r *crashRig) masterConn(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-// roleLockKey is the advisory lock key the provisioner takes for a role:
-// FNV-64a of "rdsbot", the kind and the name, NUL-separated
+// lockKey is the advisory lock key the provisioner takes for a role or a
+// database: FNV-64a of "rdsbot", the kind and the name, NUL-separated
 // (pkg/provision's lockKey).
-func roleLockKey(role string) int64 {
+func lockKey(kind, name string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("rdsbot\x00role\x00" + role))
+	h.Write([]byte("rdsbot\x00" + kind + "\x00" + name))
 	return int64(h.Sum64())
 }
 
@@ -195,14 +202,19 @@ func runRolloutCrash(t *testing.T, tc crashCase) {
 
 	// The pause.
 	var lockConn *pgx.Conn
+	var key int64
 	switch tc.phase {
 	case "apply":
 		if err := tfstandin.WriteControl(s.Rollout.TerraformDir, tfstandin.Control{Hang: "apply"}); err != nil {
 			t.Fatal(err)
 		}
-	case "provision":
+	case "provision", "provision-db":
+		key = lockKey("role", user)
+		if tc.phase == "provision-db" {
+			key = lockKey("database", db)
+		}
 		lockConn = r.masterConn(t)
-		if _, err := lockConn.Exec(context.Background(), "SELECT pg_advisory_lock($1)", roleLockKey(user)); err != nil {
+		if _, err := lockConn.Exec(context.Background(), "SELECT pg_advisory_lock($1)", key); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -284,8 +296,8 @@ func runRolloutCrash(t *testing.T, tc crashCase) {
 		if err := tfstandin.WriteControl(s.Rollout.TerraformDir, tfstandin.Control{}); err != nil {
 			t.Fatal(err)
 		}
-	case "provision":
-		waitFor(t, 30*time.Second, "provisioning to wait for the role's lock", func() bool {
+	case "provision", "provision-db":
+		waitFor(t, 30*time.Second, "provisioning to wait for the lock", func() bool {
 			var waiting int
 			err := lockConn.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
 				WHERE locktype = 'advisory' AND NOT granted
@@ -298,8 +310,15 @@ func runRolloutCrash(t *testing.T, tc crashCase) {
 		if st := entryStatus(s, db); st != catalog.StatusProvisioning {
 			t.Fatalf("waiting on the lock with the catalog at %q, want provisioning", st)
 		}
+		var roles int
+		if err := lockConn.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = $1", user).Scan(&roles); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"provision-db": 1}[tc.phase]; roles != want {
+			t.Fatalf("%d roles %s when rdsbot is killed, want %d", roles, user, want)
+		}
 		kill(t, children[0])
-		if _, err := lockConn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", roleLockKey(user)); err != nil {
+		if _, err := lockConn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -391,7 +410,7 @@ func checkOnce(t *testing.T, r *crashRig, tc crashCase, db, user string, issue, 
 			done++
 		}
 	}
-	wantHung := map[string]int{"apply": 1, "provision": 0}[tc.phase]
+	wantHung := map[string]int{"apply": 1}[tc.phase]
 	if done != 1 || hung != wantHung {
 		t.Errorf("%d completed and %d hung applies, want 1 and %d", done, hung, wantHung)
 	}
@@ -431,6 +450,33 @@ func checkOnce(t *testing.T, r *crashRig, tc crashCase, db, user string, issue, 
 		t.Errorf("the app user cannot log in with its secret: %v", err)
 	} else {
 		app.Close(context.Background())
+	}
+	// The audit trail on main: one row per action of the run that
+	// finished. Rows are written with the final status commit, so those of
+	// the killed run are lost: after "provision-db" the trail says the
+	// role was up to date, not that this rollout created it.
+	audit, err := s.Fake.File(s.Repo, "main", "governance/test/rds_provision_audit.csv")
+	if err != nil {
+		t.Fatalf("no audit trail on main: %v", err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(audit)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, row := range rows[1:] { // timestamp, env, build, run, database, username, action, status, ...
+		if len(row) > 7 && row[4] == db {
+			got[row[6]+" "+row[7]]++
+		}
+	}
+	want := map[string]int{"create_role success": 1, "create_database success": 1}
+	if tc.phase == "provision-db" {
+		want = map[string]int{"create_role no_change": 1, "create_database success": 1}
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%d audit rows %q for %s, want %d:\n%s", got[k], k, db, n, audit)
+		}
 	}
 	if n := s.Rollout.Secrets.Calls("CreateSecret"); n != 1 {
 		t.Errorf("%d CreateSecret calls, want 1", n)
