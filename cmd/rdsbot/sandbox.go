@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rdsbot/rdsbot/pkg/pgtest"
 	"github.com/rdsbot/rdsbot/pkg/sandbox"
 )
 
@@ -45,12 +47,26 @@ func runSandbox(ctx context.Context, c *cli, args []string) error {
 		log = slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	rec := &sandbox.Recorder{}
-	s, err := sandbox.Start(ctx, sandbox.Options{Logger: log, Observer: rec})
+	fmt.Fprintln(c.stdout, "starting a throwaway PostgreSQL cluster for provisioning ...")
+	master, stopPG, err := sandbox.StartPostgres(ctx)
+	switch {
+	case errors.Is(err, pgtest.ErrNoPostgres):
+		fmt.Fprintln(c.stdout, "  PostgreSQL's binaries are not installed: provisioning will be a dry run.")
+		master = nil
+	case err != nil:
+		return fmt.Errorf("start PostgreSQL: %w", err)
+	default:
+		defer stopPG()
+	}
+	s, err := sandbox.Start(ctx, sandbox.Options{Logger: log, Observer: rec, Rollout: &sandbox.Rollout{Master: master}})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	story := &sandbox.Story{S: s, Rec: rec, W: c.stdout}
+	if master != nil {
+		story.Postgres = fmt.Sprintf("%s:%d (master %s)", master.Host, master.Port, master.User)
+	}
 	if err := story.Play(ctx); err != nil {
 		return err
 	}

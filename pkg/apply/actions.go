@@ -48,13 +48,13 @@ type Actions struct {
 	FindTimeout time.Duration
 
 	mu      sync.Mutex
-	waiters map[string]map[chan forge.WorkflowRun]struct{}
+	waiters map[string]map[chan struct{}]struct{}
 }
 
 // NewActions returns the actions runner.
 func NewActions(cfg config.Apply, repos Repos, opts Options) *Actions {
 	return &Actions{cfg: cfg, repos: repos, opts: opts.withDefaults(), FindTimeout: 2 * time.Minute,
-		waiters: map[string]map[chan forge.WorkflowRun]struct{}{}}
+		waiters: map[string]map[chan struct{}]struct{}{}}
 }
 
 // Kind is config.RunnerActions.
@@ -92,13 +92,54 @@ func Inputs(req Request) map[string]any {
 }
 
 // Apply starts the run (or finds the one already started for the same
-// key) and waits for its end.
+// key) and waits for its end: the newest attempt of the run, so a re-run a
+// person started is followed too. With req.Rerun, a run of the key that
+// ended without success has its failed jobs run again first.
 func (a *Actions) Apply(ctx context.Context, req Request) (*Outcome, error) {
 	run, err := a.Start(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	if req.Rerun {
+		next, refused, err := a.rerunFailed(ctx, run)
+		if err != nil {
+			return nil, err
+		}
+		if refused != "" {
+			now := a.opts.Now()
+			return &Outcome{Status: Failed, Run: &run, Started: now, Finished: now, Reason: refused}, nil
+		}
+		run = next
+	}
 	return a.Wait(ctx, run)
+}
+
+// rerunFailed re-runs the failed jobs of run when its newest attempt ended
+// without success, and returns the run to follow. refused is why GitHub
+// would not re-run it (too old, too many attempts): that ends the apply.
+func (a *Actions) rerunFailed(ctx context.Context, run Run) (next Run, refused string, err error) {
+	c, err := a.repos(ctx, run.Repo)
+	if err != nil {
+		return Run{}, "", errorf("GitHub client for %s: %w", run.Repo, err)
+	}
+	cur, err := c.GetWorkflowRun(ctx, run.Repo, run.ID)
+	if err != nil {
+		return Run{}, "", errorf("run %d: %w", run.ID, err)
+	}
+	if cur.Status != "completed" || cur.Conclusion == "success" {
+		run.Attempt, run.URL = max(run.Attempt, cur.Attempt), cur.URL
+		return run, "", nil
+	}
+	next, err = a.Rerun(ctx, Run{Repo: run.Repo, ID: run.ID, Attempt: cur.Attempt, URL: cur.URL, Key: run.Key}, true)
+	if errors.Is(err, forge.ErrForbidden) || errors.Is(err, forge.ErrValidation) {
+		return Run{}, fmt.Sprintf("workflow run %d (attempt %d) concluded %s and GitHub refused to re-run it (%v): %s",
+			cur.ID, cur.Attempt, cur.Conclusion, err, cur.URL), nil
+	}
+	if err != nil {
+		return Run{}, "", err
+	}
+	a.opts.Logger.Info("apply: re-running the failed jobs", "repo", run.Repo, "run", run.ID, "attempt", next.Attempt, "key", run.Key)
+	return next, "", nil
 }
 
 // Start dispatches the apply workflow for the request and returns its run.
@@ -233,8 +274,13 @@ func (a *Actions) Wait(ctx context.Context, run Run) (*Outcome, error) {
 				o.Reason = fmt.Sprintf("workflow run %d (attempt %d) did not complete within %s: %s", run.ID, run.Attempt, a.cfg.Actions.Timeout, run.URL)
 			}
 			return o, nil
-		case u := <-updates:
-			if check(&u) {
+		case <-updates:
+			// A webhook only wakes the wait: the run is read from the API.
+			r, err := poll()
+			if err != nil {
+				return nil, err
+			}
+			if check(r) {
 				return o, nil
 			}
 		case <-tick.C:
@@ -286,10 +332,12 @@ func (a *Actions) Rerun(ctx context.Context, run Run, failedOnly bool) (Run, err
 }
 
 // Observe takes a workflow_run webhook payload (already verified by the
-// webhook handler). It wakes whoever waits for that run, and reports the
-// update when the run belongs to the apply workflow (nil otherwise), so
-// the caller can match it to the apply it recorded (by run id or Key) and
-// notice re-runs it did not start (a person's "Re-run jobs").
+// webhook handler). It wakes whoever waits for that run, who then reads
+// the run from the API: nothing in the payload decides an outcome. It
+// reports the update when the run belongs to the apply workflow (nil
+// otherwise), so the caller can match it to the apply it recorded (by run
+// id or Key) and notice re-runs it did not start (a person's "Re-run
+// jobs"); the caller too should read the run before acting on it.
 func (a *Actions) Observe(payload []byte) (*RunUpdate, error) {
 	repo, action, r, err := forge.RunFromEvent(payload)
 	if err != nil {
@@ -297,11 +345,10 @@ func (a *Actions) Observe(payload []byte) (*RunUpdate, error) {
 	}
 	a.mu.Lock()
 	for ch := range a.waiters[waitKey(repo, r.ID)] {
-		select { // keep only the newest update
-		case <-ch:
+		select { // one pending wake-up is enough
+		case ch <- struct{}{}:
 		default:
 		}
-		ch <- r
 	}
 	a.mu.Unlock()
 	if r.Path != "" && r.Path != ".github/workflows/"+a.cfg.Actions.Workflow {
@@ -312,19 +359,19 @@ func (a *Actions) Observe(payload []byte) (*RunUpdate, error) {
 
 func waitKey(repo string, id int64) string { return fmt.Sprintf("%s#%d", strings.ToLower(repo), id) }
 
-func (a *Actions) subscribe(run Run) chan forge.WorkflowRun {
-	ch := make(chan forge.WorkflowRun, 1)
+func (a *Actions) subscribe(run Run) chan struct{} {
+	ch := make(chan struct{}, 1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := waitKey(run.Repo, run.ID)
 	if a.waiters[k] == nil {
-		a.waiters[k] = map[chan forge.WorkflowRun]struct{}{}
+		a.waiters[k] = map[chan struct{}]struct{}{}
 	}
 	a.waiters[k][ch] = struct{}{}
 	return ch
 }
 
-func (a *Actions) unsubscribe(run Run, ch chan forge.WorkflowRun) {
+func (a *Actions) unsubscribe(run Run, ch chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := waitKey(run.Repo, run.ID)

@@ -312,3 +312,116 @@ func TestRunnerPerEnvironment(t *testing.T) {
 		t.Error("KeyOf")
 	}
 }
+
+// Apply with Rerun: a run of the key that failed has its failed jobs run
+// again and the new attempt is followed; a run a person already re-ran to
+// success is reported as it is, without another attempt.
+func TestActionsApplyRerun(t *testing.T) {
+	e := newActionsEnv(t, true)
+	ctx := context.Background()
+	req := e.request()
+	run, err := e.a.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.CompleteRun(repo, run.ID, "failure"); err != nil {
+		t.Fatal(err)
+	}
+	// Without Rerun the failure is reported again, nothing is started.
+	o, err := e.a.Apply(ctx, req)
+	if err != nil || o.Status != apply.Failed || e.runs()[0].Attempt > 1 {
+		t.Fatalf("apply without rerun: %+v %v (attempt %d)", o, err, e.runs()[0].Attempt)
+	}
+
+	req.Rerun = true
+	done := make(chan *apply.Outcome, 1)
+	go func() {
+		o, err := e.a.Apply(ctx, req)
+		if err != nil {
+			t.Errorf("apply: %v", err)
+		}
+		done <- o
+	}()
+	for deadline := time.Now().Add(10 * time.Second); e.runs()[0].Status != "queued"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed run was not re-run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := e.fake.CompleteRun(repo, run.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	o = <-done
+	if o.Status != apply.Succeeded || o.Run.ID != run.ID || o.Run.Attempt != 2 || len(e.runs()) != 1 {
+		t.Fatalf("after the re-run: %+v (%d runs)", o, len(e.runs()))
+	}
+	// Succeeded already: Rerun starts nothing.
+	o, err = e.a.Apply(ctx, req)
+	if err != nil || o.Status != apply.Succeeded || e.runs()[0].Attempt != 2 {
+		t.Fatalf("rerun of a success: %+v %v (attempt %d)", o, err, e.runs()[0].Attempt)
+	}
+}
+
+// A run GitHub will not re-run ends the apply as failed, saying so.
+func TestActionsApplyRerunRefused(t *testing.T) {
+	e := newActionsEnv(t, false)
+	ctx := context.Background()
+	req := e.request()
+	run, err := e.a.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.CompleteRun(repo, run.ID, "failure"); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.InjectFault(githubfake.Fault{Route: "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs", Status: 403, Count: 1})
+	req.Rerun = true
+	o, err := e.a.Apply(ctx, req)
+	if err != nil || o.Status != apply.Failed || !strings.Contains(o.Reason, "refused to re-run") {
+		t.Fatalf("refused re-run: %+v %v", o, err)
+	}
+}
+
+// A webhook only wakes the wait: a payload that says "completed" for a run
+// the API shows queued does not end it.
+func TestActionsObserveDoesNotDecide(t *testing.T) {
+	e := newActionsEnv(t, true)
+	ctx := context.Background()
+	run, err := e.a.Start(ctx, e.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.Quiesce(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	requested := string(e.payloads[0])
+	e.mu.Unlock()
+	forged := strings.Replace(strings.Replace(requested, `"status":"queued"`, `"status":"completed"`, 1), `"conclusion":null`, `"conclusion":"success"`, 1)
+	if !strings.Contains(forged, `"status":"completed"`) || !strings.Contains(forged, `"conclusion":"success"`) {
+		t.Fatalf("payload shape changed:\n%s", requested)
+	}
+	done := e.waitAsync(t, run)
+	getRun := "GET /repos/{owner}/{repo}/actions/runs/{run_id}"
+	before := e.fake.CallCount(getRun)
+	if _, err := e.a.Observe([]byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.fake.CallCount(getRun) == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the wake-up did not read the run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case o := <-done:
+		t.Fatalf("a payload decided the outcome: %+v", o)
+	default:
+	}
+	if err := e.fake.CompleteRun(repo, run.ID, "failure"); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o.Status != apply.Failed {
+		t.Fatalf("outcome %+v", o)
+	}
+}

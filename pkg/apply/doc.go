@@ -41,7 +41,10 @@
 // Start looks for the key before dispatching, so a retried job or a crash
 // after the dispatch never starts a second run. Re-runs keep the run id
 // and raise run_attempt: Rerun starts one, Wait follows a given attempt,
-// and Observe reports attempts a person started.
+// and Observe reports attempts a person started. Apply follows the newest
+// attempt of the run it finds; with Request.Rerun it first re-runs the
+// failed jobs of a run that ended without success. A webhook only wakes a
+// waiter: the outcome is always read from the API.
 //
 // # Plans and the policy
 //

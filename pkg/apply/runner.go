@@ -56,6 +56,11 @@ type Request struct {
 	// AllowDestroy are address patterns the plan may destroy although they
 	// are protected (a decommission approved with break-glass).
 	AllowDestroy []string
+	// Rerun asks the actions runner to run again a run of the same key that
+	// ended without success (its failed jobs: the next run_attempt) rather
+	// than report that run's end again. A run still going or one that
+	// succeeded is followed as it is. The local runner always runs afresh.
+	Rerun bool
 	// Log receives the run's log as it happens; nil discards it.
 	Log io.Writer
 }

@@ -142,7 +142,7 @@ func (b *Bot) eventHandlers() []EventHandler {
 	return []EventHandler{
 		&issuesHandler{b}, &commentHandler{b}, &workflowDispatchHandler{b},
 		&repositoryDispatchHandler{b}, &pushHandler{b}, &gatePullHandler{b: b, request: &pullHandler{b}},
-		&reviewHandler{b}, &mergeGroupHandler{b}, &membershipHandler{b},
+		&reviewHandler{b}, &mergeGroupHandler{b}, &membershipHandler{b}, &workflowRunHandler{b},
 	}
 }
 

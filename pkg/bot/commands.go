@@ -11,7 +11,7 @@ type Command string
 const (
 	CmdStatus Command = "status" // refresh the status comment
 	CmdRetry  Command = "retry"  // run the request again (after a failure or a fix)
-	CmdPlan   Command = "plan"   // show the change set as a diff
+	CmdPlan   Command = "plan"   // show the change set as a diff and run the rdsbot/plan check again
 )
 
 // ParseCommand finds the first `/rds <verb>` line of a comment body. Only a
@@ -34,4 +34,20 @@ func ParseCommand(body string) (cmd Command, unknown string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// CommandArg is the word after the verb of the first `/rds` line ("" when
+// none): the commit of `/rds plan <sha>`.
+func CommandArg(body string) string {
+	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "/rds" {
+			continue
+		}
+		if len(fields) < 3 {
+			return ""
+		}
+		return fields[2]
+	}
+	return ""
 }

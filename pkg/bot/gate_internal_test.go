@@ -140,6 +140,9 @@ func TestHandlesCoversEveryHandler(t *testing.T) {
 			}
 		}
 	}
+	if !Handles("workflow_run", "completed") || Handles("workflow_run", "requested") {
+		t.Error("workflow_run: only completed is handled")
+	}
 	if Handles("projects_v2_item", "edited") {
 		t.Error("an event no handler takes is handled")
 	}

@@ -49,6 +49,11 @@ func (h *gatePullHandler) Handle(ctx context.Context, d webhook.Delivery) error 
 			return nil
 		}
 	}
+	if planActions[action] {
+		if err := h.b.enqueuePlan(ctx, d.Repository, pr.GetNumber(), "pull_request."+action+" by "+sender); err != nil {
+			return err
+		}
+	}
 	return h.b.enqueueGate(ctx, d.Repository, pr.GetNumber(), "pull_request."+action+" by "+sender)
 }
 

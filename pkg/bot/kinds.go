@@ -16,12 +16,14 @@ import (
 const QueueWork = "rdsbot_work"
 
 // Register adds the bot's work to the job registry: webhook deliveries,
-// request and gate jobs (coalesced per request issue and per pull request)
-// and the periodic reconcile.
+// request and gate jobs (coalesced per request issue and per pull request),
+// plan jobs (coalesced per pull request) and the periodic reconcile.
 func (b *Bot) Register(reg *jobs.Registry) {
 	reg.HandleDeliveries(b.HandleDelivery)
 	reg.Queue(QueueWork, b.workers)
 	jobs.AddWorker(reg, &requestWorker{b: b})
+	reg.Queue(QueuePlan, planWorkers)
+	jobs.AddWorker(reg, &planWorker{b: b})
 	jobs.AddWorker(reg, &reconcileWorker{b: b})
 	reg.Queue(QueueApply, 2)
 	jobs.AddWorker(reg, &applyWorker{b: b})

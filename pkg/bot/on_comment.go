@@ -45,8 +45,14 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 	n := on
 	if ev.GetIssue().IsPullRequest() {
 		linked, _, ok, err := b.ledger.PullIssue(ctx, d.Repository, on)
-		if err != nil || !ok {
-			return err // not a pull request the App opened for a request
+		if err != nil {
+			return err
+		}
+		if cmd == CmdPlan && (!ok || CommandArg(ev.GetComment().GetBody()) != "") {
+			return b.planCommand(ctx, d, ev) // a plan of code rdsbot did not write
+		}
+		if !ok {
+			return nil // not a pull request the App opened for a request
 		}
 		n = linked
 	}
@@ -106,6 +112,9 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 		}
 		return reply(fmt.Sprintf("the status comment on #%d is being refreshed.", n))
 	case CmdPlan:
+		if err := b.enqueueRequestPlans(ctx, d.Repository, n, on, ev.GetIssue().IsPullRequest(), "/rds plan by "+who); err != nil {
+			return err
+		}
 		rc, err := b.loadRepo(ctx, c, d.Repository, 0)
 		if err != nil {
 			return err
@@ -130,6 +139,24 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 
 // reasonRetry starts the reason of a request job asked for by /rds retry.
 const reasonRetry = "/rds retry"
+
+// enqueueRequestPlans runs the rdsbot/plan check again: on the pull
+// request the command was given on, or on every pull request of the request.
+func (b *Bot) enqueueRequestPlans(ctx context.Context, repo string, issue, on int, onPull bool, reason string) error {
+	pulls := []int{on}
+	if !onPull {
+		var err error
+		if pulls, err = b.ledger.Pulls(ctx, repo, issue); err != nil {
+			return err
+		}
+	}
+	for _, p := range pulls {
+		if err := b.enqueuePlan(ctx, repo, p, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // isOrgMember reports whether a comment's author association can belong to
 // an organisation team (only members and owners can).

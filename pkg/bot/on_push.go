@@ -52,16 +52,30 @@ func (h *pushHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 	if err != nil {
 		return err
 	}
-	pulls, err := c.ListPulls(ctx, d.Repository, forge.PullFilter{State: "open", Base: branch, Labels: []string{rc.config().Labels.PullRequest}})
+	touched, complete := pushedFiles(ev)
+	if complete {
+		if status, err := b.statusPush(ctx, d.Repository, ev, rc); err != nil || status {
+			// The rollout's own status commits: it re-plans once, when the
+			// rollout ends, not at every transition.
+			return err
+		}
+	}
+	return b.replanPulls(ctx, c, rc, d.Repository, branch, touched, complete, "base "+branch+" moved")
+}
+
+// replanPulls has the request jobs of the App's open pull requests on
+// branch re-plan them when they touch one of the touched files (all of
+// them when complete is false).
+func (b *Bot) replanPulls(ctx context.Context, c *forge.Client, rc *repoContext, repo, branch string, touched map[string]bool, complete bool, reason string) error {
+	pulls, err := c.ListPulls(ctx, repo, forge.PullFilter{State: "open", Base: branch, Labels: []string{rc.config().Labels.PullRequest}})
 	if err != nil {
 		return err
 	}
-	touched, complete := pushedFiles(ev)
 	for _, pr := range pulls {
 		if pr.User != c.BotLogin() {
 			continue
 		}
-		n, recorded, ok, err := b.ledger.PullIssue(ctx, d.Repository, pr.Number)
+		n, recorded, ok, err := b.ledger.PullIssue(ctx, repo, pr.Number)
 		if err != nil {
 			return err
 		}
@@ -69,7 +83,7 @@ func (h *pushHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 			continue
 		}
 		if complete {
-			files, err := c.PullFiles(ctx, d.Repository, pr.Number)
+			files, err := c.PullFiles(ctx, repo, pr.Number)
 			if err != nil {
 				return err
 			}
@@ -79,11 +93,36 @@ func (h *pushHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 				continue
 			}
 		}
-		if err := b.enqueue(ctx, d.Repository, n, "base "+branch+" moved"); err != nil {
+		if err := b.enqueue(ctx, repo, n, reason); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// statusPush reports whether every commit of a push is one of the App's
+// status commits: written by the App (the ledger says so, not the author
+// line) and changing only catalogs and audit trails.
+func (b *Bot) statusPush(ctx context.Context, repo string, ev *github.PushEvent, rc *repoContext) (bool, error) {
+	cfg := rc.config()
+	for _, cm := range ev.Commits {
+		if !strings.Contains(cm.GetMessage(), "[skip ci]") {
+			return false, nil
+		}
+		for _, list := range [][]string{cm.Added, cm.Modified, cm.Removed} {
+			for _, p := range list {
+				_, isCatalog := matchTemplate(cfg.Catalog.Path, p)
+				if !isCatalog && !(strings.HasPrefix(p, "governance/") && strings.HasSuffix(p, "/rds_provision_audit.csv")) {
+					return false, nil
+				}
+			}
+		}
+		own, err := b.ledger.OwnCommit(ctx, repo, cm.GetID())
+		if err != nil || !own {
+			return false, err
+		}
+	}
+	return len(ev.Commits) > 0, nil
 }
 
 // pushedFiles lists the paths a push changed. complete is false when the

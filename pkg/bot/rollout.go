@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdsbot/rdsbot/pkg/apply"
 	"github.com/rdsbot/rdsbot/pkg/config"
+	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/lifecycle"
@@ -126,12 +127,25 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 	}
 	r.target = pending[ti]
 	for i := range pending[:ti] {
-		if !pending[i].Proceed {
+		if pending[i].Proceed {
+			continue
+		}
+		held, err := r.stillHeld(ctx, pending[i])
+		if err != nil {
+			return err
+		}
+		if held {
 			r.held = &pending[i]
 			break
 		}
 	}
-	return r.run(ctx)
+	if err := r.run(ctx); err != nil {
+		return err
+	}
+	// The status commits moved the base branch: open request pull requests
+	// of this environment's catalog are re-planned once, now.
+	path := rc.config().CatalogPath(a.Env)
+	return b.replanPulls(ctx, c, rc, a.Repo, rc.config().BaseBranch, map[string]bool{path: true}, true, "status of "+a.Env+" written")
 }
 
 func (r *rollout) run(ctx context.Context) error {
@@ -227,7 +241,7 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 	runner := b.runners(r.repo, r.rc.config().Apply).For(r.env)
 	b.log.InfoContext(ctx, "apply starts", "repository", r.repo, "env", r.env, "commit", sha, "runner", runner.Kind(), "requests", names)
 	out, err := runner.Apply(ctx, apply.Request{Repo: r.repo, Env: r.env, Ref: r.rc.config().BaseBranch, SHA: sha,
-		RequestIDs: r.requestIDs(ctx, names)})
+		RequestIDs: r.requestIDs(ctx, names), Rerun: r.retry})
 	if err != nil {
 		return false, "", fmt.Errorf("apply %s at %.12s: %w", r.env, sha, err)
 	}
@@ -335,6 +349,29 @@ func (r *rollout) notify(ctx context.Context, names []string) error {
 	return nil
 }
 
+// stillHeld reports whether a merge made past the approval check still
+// holds the environment: its request's entry is still pending in the
+// catalog on the base branch. Reverting the merge (or removing the entry
+// through an approved change) releases the hold. A merge rdsbot cannot tie
+// to a request of its own holds for good.
+func (r *rollout) stillHeld(ctx context.Context, m ledger.Merge) (bool, error) {
+	issue, _, ok, err := r.b.ledger.PullIssue(ctx, r.repo, m.Pull)
+	if err != nil || !ok {
+		return true, err
+	}
+	f, _, err := r.b.readCatalog(ctx, r.c, r.rc, r.env, "")
+	if err != nil {
+		return true, err
+	}
+	id := contract.RequestID(issue)
+	for _, e := range f.Entries() {
+		if e.Metadata.RequestID == id && e.Metadata.Status == lifecycle.Pending {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // issueOf is the request issue of a catalog entry: from the pull request
 // it records (when the App opened it), else from its request id
 // (RDS-<issue>). The request job it starts checks the rest itself.
@@ -380,6 +417,9 @@ func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, 
 		if err := b.ledger.RecordMerge(ctx, ledger.Merge{Repo: repo, Env: env, SHA: m.MergeSHA, Pull: pr.Number,
 			Proceed: m.Proceed, Reason: m.Reason}); err != nil {
 			return err
+		}
+		if b.rollout.Off {
+			continue
 		}
 		if err := b.enqueueApply(ctx, repo, env, fmt.Sprintf("#%d merged", pr.Number)); err != nil {
 			return err

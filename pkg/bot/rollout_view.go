@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/lifecycle"
@@ -23,10 +24,14 @@ func (j *requestJob) afterMerge(ctx context.Context, merged *forge.PullRequest) 
 	if err := j.publish(ctx); err != nil {
 		return err
 	}
-	if _, _, err := j.c.UpsertComment(ctx, j.repo, merged.Number, StatusMarker, RenderStatus(j.view)); err != nil {
-		return err
-	}
 	st := j.view.Status.State
+	// The pull request shows the outcome, not every step (each edit is a
+	// write against GitHub's content limits).
+	if st == lifecycle.Active || st == lifecycle.Failed || st == lifecycle.Decommissioned {
+		if _, _, err := j.c.UpsertComment(ctx, j.repo, merged.Number, StatusMarker, RenderStatus(j.view)); err != nil {
+			return err
+		}
+	}
 	if (st == lifecycle.Active || st == lifecycle.Decommissioned) && j.issue.State == "open" {
 		closed, reason := "closed", "completed"
 		if _, err := j.c.EditIssue(ctx, j.repo, j.issue.Number, forge.IssueEdit{State: &closed, StateReason: &reason}); err != nil {
@@ -60,8 +65,8 @@ func (j *requestJob) rolloutStatus(ctx context.Context) error {
 		}
 	}
 	msg := func(s string) string {
-		if last.note != "" {
-			s += " " + last.note + "."
+		if n := last.note; n != "" {
+			s += " " + strings.ToUpper(n[:1]) + n[1:] + "."
 		}
 		return s
 	}

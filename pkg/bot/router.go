@@ -36,6 +36,7 @@ var handled = map[string]func(action string) bool{
 	"membership":          anyAction,
 	"team":                anyAction,
 	"organization":        anyAction,
+	"workflow_run":        func(a string) bool { return a == "completed" },
 }
 
 func anyAction(string) bool { return true }

@@ -367,3 +367,18 @@ func (f *Fake) ResetCalls() { f.stats.reset() }
 
 // Routes lists every route key the fake serves, sorted.
 func (f *Fake) Routes() []string { return f.router.routeKeys() }
+
+// SeedLabels creates repository labels, as a repository that has used
+// rdsbot before has them.
+func (f *Fake) SeedLabels(repoName string, names ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, err := f.repoByName(repoName)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		f.ensureLabel(r, n)
+	}
+	return nil
+}

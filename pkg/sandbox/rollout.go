@@ -1,7 +1,10 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rdsbot/rdsbot/pkg/bot"
+	"github.com/rdsbot/rdsbot/pkg/pgtest"
 	"github.com/rdsbot/rdsbot/pkg/provision"
 	"github.com/rdsbot/rdsbot/pkg/secrets"
 	"github.com/rdsbot/rdsbot/pkg/secrets/smfake"
@@ -30,6 +34,10 @@ type Rollout struct {
 	// Debounce is how long an apply waits after the newest merge of its
 	// environment (default 1s; negative: none).
 	Debounce time.Duration
+	// Runner forces the runner of every environment: "" or local (the
+	// stand-in terraform), or actions (rds-apply.yml dispatched on the
+	// fake, whose runs the test completes).
+	Runner string
 }
 
 // Master is the login of an RDS master user.
@@ -84,7 +92,7 @@ func (s *Sandbox) startRollout(ctx context.Context, o *Rollout) error {
 		BaseEndpoint: aws.String(ts.URL),
 	})
 	ro := bot.RolloutOptions{
-		Runner: "local", Terraform: bin, TerraformEnv: map[string]string{"TF_STANDIN_DIR": tfDir},
+		Runner: cmp.Or(o.Runner, "local"), Terraform: bin, TerraformEnv: map[string]string{"TF_STANDIN_DIR": tfDir},
 		Secrets: store, GenerateMissing: true, Debounce: o.Debounce,
 	}
 	if ro.Debounce == 0 {
@@ -110,4 +118,27 @@ func (s *Sandbox) startRollout(ctx context.Context, o *Rollout) error {
 	s.Rollout = &RolloutParts{Terraform: bin, TerraformDir: tfDir, Secrets: sm, SecretsURL: ts.URL, Options: ro, close: ts.Close}
 	_ = ctx
 	return nil
+}
+
+// StartPostgres starts a throwaway PostgreSQL cluster shaped like an RDS
+// instance (TLS with its own CA, SCRAM passwords, a master user that is not
+// a superuser) for the demo. It returns pgtest.ErrNoPostgres when
+// PostgreSQL's binaries are not installed.
+func StartPostgres(ctx context.Context) (*Master, func() error, error) {
+	c, err := pgtest.Start(ctx, pgtest.Options{TLS: true, PasswordAuth: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	var pw [18]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		c.Stop()
+		return nil, nil, err
+	}
+	m := &Master{Host: "127.0.0.1", Port: c.Port(), User: "rdsadmin_demo", Password: hex.EncodeToString(pw[:]),
+		Database: "platform", SSLMode: "verify-full", RootCAFile: c.CAFile()}
+	if err := c.CreateRDSMaster(ctx, m.User, m.Password, m.Database); err != nil {
+		c.Stop()
+		return nil, nil, err
+	}
+	return m, c.Stop, nil
 }

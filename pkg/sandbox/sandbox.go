@@ -66,7 +66,7 @@ type Options struct {
 	// bot's: one second, doubled, at most a minute).
 	JobRetryDelay func(attempt int) time.Duration
 	// Rollout turns on applies (stand-in terraform) and provisioning after
-	// merges; nil: merges stop at "merged".
+	// merges; nil: merges are recorded and stop at "merged".
 	Rollout *Rollout
 }
 
@@ -166,6 +166,13 @@ func (s *Sandbox) seed(content fs.FS) error {
 		return fmt.Errorf("read repository content: %w", err)
 	}
 	if _, err := f.AddRepo(s.Repo, files); err != nil {
+		return err
+	}
+	// The labels rdsbot uses, as a repository that ran it before has them
+	// (creating them is a one-time cost of 20-odd writes).
+	if err := f.SeedLabels(s.Repo, "rds-request", "rds-database", "rds-invalid", "platform-approval", "rds-allow-delete",
+		"rds-decommission", "rds-break-glass", "dev", "test", "staging", "prod", "size:small", "size:medium", "size:large",
+		"size:xlarge", "low-risk", "medium-risk", "high-risk"); err != nil {
 		return err
 	}
 	if s.App, err = f.NewApp("rdsbot", Org); err != nil {
@@ -294,7 +301,7 @@ func (s *Sandbox) Close() error {
 
 func (s *Sandbox) rolloutOptions() bot.RolloutOptions {
 	if s.Rollout == nil {
-		return bot.RolloutOptions{}
+		return bot.RolloutOptions{Off: true}
 	}
 	return s.Rollout.Options
 }

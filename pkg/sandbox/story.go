@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rdsbot/rdsbot/pkg/apply/tfstandin"
+	"github.com/rdsbot/rdsbot/pkg/catalog"
 	"github.com/rdsbot/rdsbot/pkg/diff"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
 	"github.com/rdsbot/rdsbot/pkg/jobs"
+	"github.com/rdsbot/rdsbot/pkg/secrets"
 )
 
 // Recorder is a jobs.Observer that keeps the job outcomes for the timeline.
@@ -43,24 +47,43 @@ type Story struct {
 	S   *Sandbox
 	Rec *Recorder
 	W   io.Writer
+	// Postgres says where provisioning happens, for the header: "" when
+	// the sandbox provisions as a dry run.
+	Postgres string
 
 	deliveries int             // deliveries already shown
+	mainSeen   int             // commits on main already shown
 	shownPR    map[int]string  // pull request -> head and state shown
 	seen       map[string]bool // comment id and text shown
+	started    time.Time
+	calls      int64 // rdsbot's GitHub calls already shown
+	writes     int64 // and its writes
 }
 
 const formPath = ".github/ISSUE_TEMPLATE/rds-request.yml"
 
 // Play runs every scene and returns the first failure.
 func (st *Story) Play(ctx context.Context) error {
-	st.shownPR, st.seen = map[int]string{}, map[string]bool{}
+	st.shownPR, st.seen, st.started = map[int]string{}, map[string]bool{}, time.Now()
 	s := st.S
 	files, _ := s.Fake.Files(s.Repo, "main")
+	if cs, err := s.Fake.Commits(s.Repo, "main"); err == nil {
+		st.mainSeen = len(cs)
+	}
 	fmt.Fprintf(st.W, "rdsbot sandbox\n")
 	fmt.Fprintf(st.W, "  GitHub (githubfake)  %s   org %s, repository %s (%d files)\n", s.GitHubURL, Org, s.Repo, len(files))
 	fmt.Fprintf(st.W, "  rdsbot               %s   App %q (id %d) installed; jobs in %s\n", s.ServerURL, s.App.Slug, s.App.ID, s.Dir)
-	fmt.Fprintf(st.W, "  people               %s (app-team), %s (platform-team), %s (security-team), %s (database-team), %s\n\n",
-		Requester, Platform, Security, DBA, Backstage)
+	fmt.Fprintf(st.W, "  people               %s (app-team), %s (platform-team), %s (security-team), %s (database-team), %s\n", Requester, Platform, Security, DBA, Backstage)
+	if s.Rollout != nil {
+		fmt.Fprintf(st.W, "  terraform            %s (a stand-in: neither terraform nor tofu is installed here)\n", s.Rollout.Terraform)
+		fmt.Fprintf(st.W, "  secrets              AWS Secrets Manager stand-in at %s\n", s.Rollout.SecretsURL)
+		if st.Postgres != "" {
+			fmt.Fprintf(st.W, "  postgres             %s (a throwaway cluster shaped like RDS: TLS, SCRAM, a master user that is not a superuser)\n", st.Postgres)
+		} else {
+			fmt.Fprintf(st.W, "  postgres             none: PostgreSQL's binaries (initdb, postgres) are not installed, so provisioning is a DRY RUN that only lists its statements\n")
+		}
+	}
+	fmt.Fprintln(st.W)
 
 	orders := map[string]string{
 		"Database name": "orders_service", "Application username": "orders_app", "Environment": "test",
@@ -76,10 +99,10 @@ func (st *Story) Play(ctx context.Context) error {
 			ordersIssue = n
 			return err
 		}},
-		{"Backstage dispatches create-rds-database.yml with the ten inputs (same environment)", func() error {
+		{"Backstage dispatches create-rds-database.yml with the ten inputs (same environment, size large)", func() error {
 			_, err := s.Fake.As(Backstage).DispatchWorkflow(s.Repo, "create-rds-database.yml", "main", map[string]any{
 				"base_branch": "main", "environment": "test", "database_name": "payments", "username": "payments_app",
-				"owner": "app-team", "user": Requester, "domain": "cost", "risk": "low", "size": "small", "initial_schema": "none",
+				"owner": "app-team", "user": Requester, "domain": "cost", "risk": "low", "size": "large", "initial_schema": "none",
 			})
 			return err
 		}},
@@ -99,15 +122,26 @@ func (st *Story) Play(ctx context.Context) error {
 			body := strings.NewReplacer("Billing-DB", "billing", "large", "small").Replace(is.Body)
 			return s.Fake.As("erin").EditIssue(s.Repo, billingIssue, githubfake.IssueEdit{Body: &body})
 		}},
-		{"bob approves and merges alice's pull request; main moves under the Backstage request", func() error {
-			return st.merge(ordersIssue)
+		{"erin adds platform-approval to the Backstage pull request: not hers to give, so rdsbot removes it and says why", func() error {
+			pr, err := st.pullOf("rds/test/payments")
+			if err != nil {
+				return err
+			}
+			st.S.Fake.Advance(2 * time.Second)
+			return s.Fake.As("erin").AddLabels(s.Repo, pr, "platform-approval")
 		}},
-		{"bob approves and merges the re-planned Backstage request: it merges cleanly", func() error {
-			return st.merge(st.issueOf("rds/test/payments"))
+		{"bob (platform-team) approves alice's pull request and merges it: apply, provisioning, catalog active, issue closed", func() error {
+			return st.approveAndMerge(ordersIssue, false)
+		}},
+		{"bob adds platform-approval (large size) and approves the re-planned Backstage request, then merges it", func() error {
+			return st.approveAndMerge(st.issueOf("rds/test/payments"), true)
+		}},
+		{"bob merges erin's dev request (dev is self-serve: nothing to approve)", func() error {
+			return st.approveAndMerge(billingIssue, false)
 		}},
 	}
 	for i, sc := range scenes {
-		fmt.Fprintf(st.W, "%d. %s\n", i+1, sc.title)
+		fmt.Fprintf(st.W, "%d. %s   [%.1fs]\n", i+1, sc.title, time.Since(st.started).Seconds())
 		if err := sc.act(); err != nil {
 			return fmt.Errorf("scene %d: %w", i+1, err)
 		}
@@ -116,7 +150,17 @@ func (st *Story) Play(ctx context.Context) error {
 		}
 		st.narrate()
 	}
-	return st.summary()
+	return st.summary(ctx)
+}
+
+// pullOf is the open pull request of a branch.
+func (st *Story) pullOf(branch string) (int, error) {
+	for _, pr := range st.S.Fake.PullRequests(st.S.Repo) {
+		if pr.Head == branch && pr.Issue.State == "open" {
+			return pr.Number, nil
+		}
+	}
+	return 0, fmt.Errorf("no open pull request on %s", branch)
 }
 
 // issueOf finds the request issue of a branch's pull request.
@@ -134,23 +178,40 @@ func (st *Story) issueOf(branch string) int {
 	return 0
 }
 
-func (st *Story) merge(issue int) error {
-	for _, pr := range st.S.Fake.PullRequests(st.S.Repo) {
-		if strings.Contains(pr.Issue.Body, fmt.Sprintf("Request: #%d\n", issue)) && pr.Issue.State == "open" {
-			// test needs one human approval (rdsbot/approval): bob gives it
-			// a moment after the last push, then merges.
-			st.S.Fake.Advance(2 * time.Second)
-			if _, err := st.S.Fake.As(Platform).Approve(st.S.Repo, pr.Number); err != nil {
+// approveAndMerge has bob approve (and label, for a large size) the
+// request's pull request a moment after its last push, then merge it.
+func (st *Story) approveAndMerge(issue int, label bool) error {
+	s := st.S
+	for _, pr := range s.Fake.PullRequests(s.Repo) {
+		if !strings.Contains(pr.Issue.Body, fmt.Sprintf("Request: #%d\n", issue)) || pr.Issue.State != "open" {
+			continue
+		}
+		s.Fake.Advance(2 * time.Second)
+		if label {
+			if err := s.Fake.As(Platform).AddLabels(s.Repo, pr.Number, "platform-approval"); err != nil {
 				return err
 			}
-			if err := st.S.Settle(context.Background(), 60*time.Second); err != nil {
-				return err
-			}
-			_, err := st.S.Fake.As(Platform).Merge(st.S.Repo, pr.Number, "merge")
+		}
+		if _, err := s.Fake.As(Platform).Approve(s.Repo, pr.Number); err != nil {
 			return err
 		}
+		if err := s.Settle(context.Background(), 60*time.Second); err != nil {
+			return err
+		}
+		_, err := s.Fake.As(Platform).Merge(s.Repo, pr.Number, "merge")
+		return err
 	}
 	return fmt.Errorf("no open pull request for issue #%d", issue)
+}
+
+// countList renders counts as "a ×2, b ×1", sorted by name.
+func countList(counts map[string]int) string {
+	parts := make([]string, 0, len(counts))
+	for k, n := range counts {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func indent(s, prefix string) string {
@@ -167,29 +228,45 @@ func indent(s, prefix string) string {
 func (st *Story) narrate() {
 	s := st.S
 	ds := s.Fake.Deliveries()
-	for _, d := range ds[st.deliveries:] {
-		name := d.Event
-		if d.Action != "" {
-			name += "." + d.Action
+	if fresh := ds[st.deliveries:]; len(fresh) > 0 {
+		counts := map[string]int{}
+		failed := 0
+		for _, d := range fresh {
+			name := d.Event
+			if d.Action != "" {
+				name += "." + d.Action
+			}
+			counts[name]++
+			if d.Done && !d.Delivered {
+				failed++
+			}
 		}
-		fmt.Fprintf(st.W, "   delivery  %-28s -> %s\n", name, d.Status)
+		fmt.Fprintf(st.W, "   webhooks  %s", countList(counts))
+		if failed > 0 {
+			fmt.Fprintf(st.W, " (%d not accepted)", failed)
+		}
+		fmt.Fprintln(st.W)
 	}
 	st.deliveries = len(ds)
+	if cs, err := s.Fake.Commits(s.Repo, "main"); err == nil && len(cs) > st.mainSeen {
+		fresh := cs[:len(cs)-st.mainSeen] // newest first
+		for i := len(fresh) - 1; i >= 0; i-- {
+			subject, _, _ := strings.Cut(fresh[i].Message, "\n")
+			fmt.Fprintf(st.W, "   main      %.10s %s\n", fresh[i].SHA, subject)
+		}
+		st.mainSeen = len(cs)
+	}
+	if m := s.Server.App().Metrics().Snapshot(); m.Total > st.calls {
+		fmt.Fprintf(st.W, "   github    rdsbot made %d calls, %d of them writes (%d writes so far; GitHub allows 80 a minute)\n",
+			m.Total-st.calls, m.Writes-st.writes, m.Writes)
+		st.calls, st.writes = m.Total, m.Writes
+	}
 	if jobsDone := st.Rec.take(); len(jobsDone) > 0 {
 		counts := map[string]int{}
-		var order []string
 		for _, j := range jobsDone {
-			if counts[j] == 0 {
-				order = append(order, j)
-			}
 			counts[j]++
 		}
-		var parts []string
-		for _, j := range order {
-			parts = append(parts, fmt.Sprintf("%s ×%d", j, counts[j]))
-		}
-		sort.Strings(parts)
-		fmt.Fprintf(st.W, "   jobs      %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(st.W, "   jobs      %s\n", countList(counts))
 	}
 	for _, pr := range s.Fake.PullRequests(s.Repo) {
 		head := pr.HeadSHA
@@ -281,19 +358,92 @@ func prFiles(s *Sandbox, pr githubfake.PullInfo) []string {
 	return out
 }
 
-func (st *Story) summary() error {
+func (st *Story) summary(ctx context.Context) error {
 	s := st.S
-	tfvars, err := s.Fake.File(s.Repo, "main", "envs/test-rds/terraform.tfvars")
-	if err != nil {
-		return err
+	fmt.Fprintf(st.W, "Result   [%.1fs]\n\n", time.Since(st.started).Seconds())
+	fmt.Fprintf(st.W, "   %-7s %-10s %-5s %-16s %-13s %-6s %-7s %s\n", "request", "requester", "env", "database", "catalog", "PR", "issue", "secret")
+	var login *loginLine
+	for _, is := range s.Fake.Issues(s.Repo) {
+		if is.IsPR {
+			continue
+		}
+		env, db, status, secret := st.catalogOf(is.Number)
+		pr := "-"
+		for _, p := range s.Fake.PullRequests(s.Repo) {
+			if strings.Contains(p.Issue.Body, fmt.Sprintf("Request: #%d\n", is.Number)) {
+				pr = fmt.Sprintf("#%d", p.Number)
+			}
+		}
+		fmt.Fprintf(st.W, "   #%-6d %-10s %-5s %-16s %-13s %-6s %-7s %s\n", is.Number, is.User, env, db, status, pr, is.State, secret)
+		if login == nil && status == "active" && s.Rollout != nil && st.Postgres != "" {
+			login = st.login(ctx, secret, db)
+		}
 	}
-	fmt.Fprintln(st.W, "Result on main")
-	text := string(tfvars)
-	if i := strings.Index(text, "\napplication_databases ="); i >= 0 {
-		fmt.Fprint(st.W, indent("envs/test-rds/terraform.tfvars:"+text[i:], "   "))
+	if s.Rollout != nil {
+		if calls, err := tfstandin.ReadCalls(s.Rollout.TerraformDir); err == nil {
+			n := map[string]int{}
+			for _, c := range calls {
+				if len(c.Args) > 0 {
+					n[c.Args[0]]++
+				}
+			}
+			fmt.Fprintf(st.W, "\n   terraform (stand-in) ran %s; its calls are in %s\n", countList(n), filepath.Join(s.Rollout.TerraformDir, "calls.jsonl"))
+		}
 	}
 	m := s.Server.App().Metrics().Snapshot()
-	fmt.Fprintf(st.W, "\n   %d webhook deliveries; rdsbot made %d GitHub API calls (%d writes, %d answered from the ETag cache)\n",
+	fmt.Fprintf(st.W, "   %d webhook deliveries; rdsbot made %d GitHub API calls (%d writes, %d answered from the ETag cache)\n",
 		len(s.Fake.Deliveries()), m.Total, m.Writes, m.NotModified)
+	switch {
+	case login != nil:
+		fmt.Fprintf(st.W, "\n   Log in as the provisioned app user (while the sandbox runs: add --keep; this cluster and password are throwaway):\n\n     %s\n", login)
+	case s.Rollout != nil && st.Postgres == "":
+		fmt.Fprintf(st.W, "\n   Provisioning was a dry run (no PostgreSQL binaries): install postgresql (initdb, postgres) and run again to provision for real.\n")
+	}
 	return nil
+}
+
+// catalogOf finds a request's entry in the catalogs on main.
+func (st *Story) catalogOf(issue int) (env, db, status, secret string) {
+	id := fmt.Sprintf("RDS-%04d", issue)
+	for _, e := range environments {
+		path := "rds-catalog/" + e + ".yaml"
+		src, err := st.S.Fake.File(st.S.Repo, "main", path)
+		if err != nil {
+			continue
+		}
+		f, err := catalog.Parse(src, catalog.Options{Layout: catalog.LayoutPerEnv, Environment: e, Filename: path})
+		if err != nil {
+			continue
+		}
+		for _, en := range f.Entries() {
+			if en.Metadata.RequestID == id {
+				return e, en.Name, string(en.Metadata.Status), en.Configuration.SecretPath
+			}
+		}
+	}
+	return "-", "-", "-", "-"
+}
+
+// loginLine is a psql command line.
+type loginLine struct {
+	user, password, host, db, ca string
+	port                         int
+}
+
+func (l *loginLine) String() string {
+	return fmt.Sprintf("PGPASSWORD='%s' psql \"host=%s port=%d dbname=%s user=%s sslmode=verify-full sslrootcert=%s\"", l.password, l.host, l.port, l.db, l.user, l.ca)
+}
+
+// login reads an app user's secret for the psql line.
+func (st *Story) login(ctx context.Context, secret, db string) *loginLine {
+	sec, err := st.S.Rollout.Options.Secrets.Get(ctx, secret)
+	if err != nil {
+		return nil
+	}
+	c, err := secrets.ParseCredentials(sec.Value)
+	if err != nil {
+		return nil
+	}
+	ca := st.S.Rollout.Options.Admin.RootCAFile
+	return &loginLine{user: c.Username, password: c.Password, host: c.Host, port: c.Port, db: db, ca: ca}
 }
