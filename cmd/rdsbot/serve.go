@@ -55,6 +55,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	workers := envFlag(fs, c, "workers", "RDSBOT_WORKERS", "10", "jobs worked at once per queue")
 	reconcile := envFlag(fs, c, "reconcile-every", "RDSBOT_RECONCILE_EVERY", "15m", "period of the reconcile job; 0 disables it")
 	grace := envFlag(fs, c, "shutdown-grace", "RDSBOT_SHUTDOWN_GRACE", "20s", "time running jobs get to finish on shutdown")
+	recoverAfter := envFlag(fs, c, "recover-after", "RDSBOT_RECOVER_AFTER", "30s", "with --database-url: how long a replica must be silent before its running jobs go to the others")
 	intakeOnly := fs.Bool("intake-only", c.getenv("RDSBOT_INTAKE_ONLY") == "true", "store deliveries but run no jobs (an intake replica, or maintenance); needs no App id or key ($RDSBOT_INTAKE_ONLY)")
 	level := envFlag(fs, c, "log-level", "RDSBOT_LOG_LEVEL", "info", "debug, info, warn or error")
 	runner := envFlag(fs, c, "runner", "RDSBOT_RUNNER", "", "apply runner of every environment, local or actions (default: each repository's apply.runner)")
@@ -110,6 +111,10 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--shutdown-grace: %w", err))
 	}
+	recoverD, err := time.ParseDuration(*recoverAfter)
+	if err != nil || recoverD <= 0 {
+		errs = append(errs, fmt.Errorf("--recover-after: %q is not a positive duration", *recoverAfter))
+	}
 	debounceD, err := time.ParseDuration(*debounce)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--apply-debounce: %w", err))
@@ -150,7 +155,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	srv, err := server.New(ctx, server.Config{
 		GitHubURL: *githubURL, AppID: id, PrivateKey: key, WebhookSecrets: secrets,
 		SQLitePath: store, DatabaseURL: *dbURL, Workers: nWorkers, ReconcileEvery: every,
-		ShutdownGrace: graceD, Logger: log, IntakeOnly: *intakeOnly,
+		ShutdownGrace: graceD, RecoverAfter: recoverD, Logger: log, IntakeOnly: *intakeOnly,
 		Rollout: bot.RolloutOptions{Runner: *runner, Terraform: *terraform, TerraformEnv: tfEnvMap, Secrets: secretStoreV, DryRun: *dryRun,
 			GenerateMissing: *generate, Debounce: debounceD, Admin: provision.Admin{SSLMode: *sslmode, RootCAFile: *rootCert}},
 	})

@@ -71,6 +71,13 @@ type child struct {
 
 func startServe(t *testing.T, s *Sandbox, addr string, store []string, extra ...string) *child {
 	t.Helper()
+	return startServeEnv(t, s, addr, store, nil, extra...)
+}
+
+// startServeEnv is startServe with variables added to the child's
+// environment.
+func startServeEnv(t *testing.T, s *Sandbox, addr string, store, env []string, extra ...string) *child {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "app.pem")
 	secret := filepath.Join(dir, "secret")
@@ -84,7 +91,7 @@ func startServe(t *testing.T, s *Sandbox, addr string, store []string, extra ...
 		"--app-id", strconv.FormatInt(s.App.ID, 10), "--private-key-file", key, "--webhook-secret-file", secret,
 		"--reconcile-every", "0", "--shutdown-grace", "2s"}, store...)
 	cmd := exec.Command(rdsbotBinary(t), append(args, extra...)...)
-	cmd.Env = append(os.Environ(), "RDSBOT_LOG_LEVEL=warn")
+	cmd.Env = append(append(os.Environ(), "RDSBOT_LOG_LEVEL=warn"), env...)
 	logf, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +107,7 @@ func startServe(t *testing.T, s *Sandbox, addr string, store []string, extra ...
 		<-c.done
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
-			t.Logf("rdsbot serve log:\n%s", b)
+			t.Logf("rdsbot serve log (%s):\n%s", addr, b)
 		}
 	})
 	if err := waitHTTP(context.Background(), "http://"+addr+"/readyz"); err != nil {

@@ -43,6 +43,9 @@ type Config struct {
 	// ShutdownGrace is how long running jobs may finish on shutdown before
 	// they are handed back to the queue (default 20s).
 	ShutdownGrace time.Duration
+	// RecoverAfter is how long a replica sharing a Postgres store must have
+	// been silent before its running jobs go to the others (default 30s).
+	RecoverAfter time.Duration
 	// IntakeOnly accepts and stores deliveries but runs no jobs: a replica
 	// that only takes webhooks (several replicas share a Postgres store), or
 	// one kept quiet during maintenance. Its deliveries wait in the store for
@@ -95,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	obs := &observer{next: cfg.Observer}
 	q, err := jobs.Open(ctx, jobs.Config{
 		SQLitePath: cfg.SQLitePath, DatabaseURL: cfg.DatabaseURL, Workers: cfg.Workers,
-		RetryDelay: cfg.JobRetryDelay, LockRetry: cfg.LockRetry, Logger: cfg.Logger, Observer: obs,
+		RetryDelay: cfg.JobRetryDelay, LockRetry: cfg.LockRetry, RecoverAfter: cfg.RecoverAfter, Logger: cfg.Logger, Observer: obs,
 	})
 	if err != nil {
 		return nil, err
