@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"github.com/rdsbot/rdsbot/pkg/md"
 	"os"
 	"strings"
 	"testing"
@@ -101,7 +102,14 @@ func TestRenderStatus(t *testing.T) {
 		"blocked": {RequestID: "RDS-0042", Status: blocked, Environment: "prod", Database: "pay_db", PR: pr},
 		"name-taken": {RequestID: "RDS-0044", Environment: "prod", Database: "x`y",
 			Status: lifecycle.Status{State: lifecycle.Pending, Reason: lifecycle.NameTaken, Message: "held by #42", Action: "Choose another name."}},
-		"merged":    {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.Merged, "Pull request #43 was merged."), Environment: "prod", Database: "pay_db", PR: pr},
+		"merged": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.Merged, "Pull request #43 was merged."), Environment: "prod", Database: "pay_db", PR: pr},
+		"active": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.Provisioned, "The database is ready. Its credentials are in the secret goldenpath/prod/pay_db/postgres."),
+			Environment: "prod", Database: "pay_db", PR: pr},
+		"failed": {RequestID: "RDS-0042", Status: lifecycle.Status{State: lifecycle.Failed, Reason: lifecycle.ApplyFailed,
+			Message: "The rollout stopped. " + md.Text("Terraform failed: `Error` <b>x</b>."), Action: "Fix the cause, then comment `/rds retry` to run the failed step again."},
+			Environment: "prod", Database: "pay_db", PR: pr, Notes: []string{"The end of the log:\n\n" + md.Block("text", "Error: AccessDenied\n```\n<script>")}},
+		"decommissioned": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.DecommissionDone, "The database is decommissioned."),
+			Environment: "prod", Database: "pay_db", PR: pr, Decommission: true},
 		"withdrawn": {RequestID: "RDS-0042", Status: lifecycle.For(lifecycle.IssueClosed, "closed"), Environment: "prod", Database: "pay_db", PR: &PRRef{Number: 43, Closed: true, Branch: "rds/prod/pay_db"}},
 	}
 	for name, s := range cases {

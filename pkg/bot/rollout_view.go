@@ -53,6 +53,8 @@ func (j *requestJob) rolloutStatus(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	st := e.Metadata.Status
+	j.view.Decommission = st == lifecycle.Decommissioning || st == lifecycle.Decommissioned || (st == lifecycle.Failed && wasDecommissioning(e))
 	var last struct {
 		reason lifecycle.Reason
 		note   string
@@ -65,8 +67,9 @@ func (j *requestJob) rolloutStatus(ctx context.Context) error {
 		}
 	}
 	msg := func(s string) string {
+		// The note may quote terraform's or the server's words: escaped.
 		if n := last.note; n != "" {
-			s += " " + strings.ToUpper(n[:1]) + n[1:] + "."
+			s += " " + md.Text(strings.ToUpper(n[:1])+n[1:]) + "."
 		}
 		return s
 	}
@@ -78,7 +81,7 @@ func (j *requestJob) rolloutStatus(ctx context.Context) error {
 	case lifecycle.Provisioning:
 		j.view.Status = lifecycle.For(lifecycle.ProvisionStarted, msg("Terraform applied the merge; rdsbot is creating the role, the database and the grants."))
 	case lifecycle.Active:
-		j.view.Status = lifecycle.For(lifecycle.Provisioned, msg(fmt.Sprintf("The database is ready. Its credentials are in the secret %s.", e.Configuration.SecretPath)))
+		j.view.Status = lifecycle.For(lifecycle.Provisioned, msg(fmt.Sprintf("The database is ready. Its credentials are in the secret %s.", md.Code(e.Configuration.SecretPath))))
 	case lifecycle.Decommissioning:
 		j.view.Status = lifecycle.For(lifecycle.DecommissionStarted, msg("Removing the database from Terraform and disabling its role."))
 	case lifecycle.Decommissioned:

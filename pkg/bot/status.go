@@ -34,6 +34,8 @@ type View struct {
 	Notes []string
 	// ApprovalTable is the gate's approval table (already safe markdown).
 	ApprovalTable string
+	// Decommission: the steps are those of a removal.
+	Decommission bool
 }
 
 // StatusMarker identifies the one status comment of a request issue.
@@ -66,6 +68,10 @@ func RenderStatus(v View) string {
 		lifecycle.StepMerged:      "Merged",
 		lifecycle.StepApplied:     "Terraform applied",
 		lifecycle.StepProvisioned: "Role and database provisioned; credentials are in the secret store",
+	}
+	if v.Decommission {
+		texts[lifecycle.StepApplied] = "Terraform removed it (the secret is scheduled for deletion; the instance is kept)"
+		texts[lifecycle.StepProvisioned] = "Role disabled: no login, CONNECT revoked, nothing dropped"
 	}
 	marks := map[lifecycle.Mark]string{lifecycle.Todo: "⬜", lifecycle.Done: "✅", lifecycle.Current: "⏳", lifecycle.Stopped: "❌"}
 	for i, m := range v.Status.Progress() {

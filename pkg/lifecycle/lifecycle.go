@@ -239,8 +239,9 @@ func (r Reason) Headline() string {
 type Status struct {
 	State  State
 	Reason Reason
-	// Message says what happened, in one or two plain sentences (rendered
-	// escaped: it may quote user input).
+	// Message says what happened, in one or two plain sentences. It is
+	// markdown as written: whoever quotes user, terraform or server text in
+	// it escapes that text (md.Text).
 	Message string
 	// Action, when set, is the one thing the requester must do next.
 	Action string
