@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/rdsbot/rdsbot/pkg/apply"
+	"github.com/rdsbot/rdsbot/pkg/catalog"
 	"github.com/rdsbot/rdsbot/pkg/config"
 	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/forge"
@@ -214,11 +215,18 @@ func (r *rollout) entries(ctx context.Context) ([]string, error) {
 	var names []string
 	for _, e := range f.Entries() {
 		st := e.Metadata.Status
-		if slices.Contains(inFlight, st) || (r.retry && st == lifecycle.Failed) {
+		if slices.Contains(inFlight, st) || (st == lifecycle.Failed && (r.retry || heldBack(e))) {
 			names = append(names, e.Name)
 		}
 	}
 	return names, nil
+}
+
+// heldBack reports whether an entry failed only because its environment
+// was held by a merge past the check: it goes on once the hold is gone.
+func heldBack(e catalog.Entry) bool {
+	h := e.Metadata.History
+	return len(h) > 0 && h[len(h)-1].Status == lifecycle.Failed && h[len(h)-1].Reason == lifecycle.MergedWithoutApproval
 }
 
 // apply runs the environment's runner on the target commit. It reports
@@ -374,7 +382,7 @@ func (r *rollout) stillHeld(ctx context.Context, m ledger.Merge) (bool, error) {
 	}
 	id := contract.RequestID(issue)
 	for _, e := range f.Entries() {
-		if e.Metadata.RequestID == id && e.Metadata.Status == lifecycle.Pending {
+		if e.Metadata.RequestID == id && e.Metadata.Status != lifecycle.Decommissioned {
 			return true, nil
 		}
 	}

@@ -3,9 +3,12 @@ package bot
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/rdsbot/rdsbot/pkg/forge"
+	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/lifecycle"
 	"github.com/rdsbot/rdsbot/pkg/md"
 )
@@ -66,6 +69,19 @@ func (j *requestJob) rolloutStatus(ctx context.Context) error {
 			last.reason, last.note, last.commit = ev.Reason, ev.Note, ev.Commit
 		}
 	}
+	var run ledger.Apply
+	if last.commit != "" {
+		a, ok, err := j.b.ledger.ApplyOf(ctx, j.repo, env, last.commit)
+		if err != nil {
+			return err
+		}
+		if ok {
+			run = a
+			if a.RunURL != "" { // shown as a link below, not as escaped text
+				last.note = strings.ReplaceAll(last.note, " ("+a.RunURL+")", "")
+			}
+		}
+	}
 	msg := func(s string) string {
 		// The note may quote terraform's or the server's words: escaped.
 		if n := last.note; n != "" {
@@ -93,13 +109,26 @@ func (j *requestJob) rolloutStatus(ctx context.Context) error {
 		}
 		j.view.Status = lifecycle.For(reason, msg("The rollout stopped."))
 		j.view.Status.Action = "Fix the cause, then comment `/rds retry` to run the failed step again."
-		if last.commit != "" {
-			if a, ok, err := j.b.ledger.ApplyOf(ctx, j.repo, env, last.commit); err != nil {
-				return err
-			} else if ok && a.Excerpt != "" {
-				j.view.Notes = append(j.view.Notes, "The end of the log:\n\n"+md.Block("text", cut(a.Excerpt, 4000)))
-			}
+		if run.Excerpt != "" {
+			j.view.Notes = append(j.view.Notes, "The end of the log:\n\n"+md.Block("text", cut(run.Excerpt, 4000)))
 		}
 	}
+	if l := runLink(run.RunURL); l != "" && (st == lifecycle.Active || st == lifecycle.Failed || st == lifecycle.Decommissioned) {
+		j.view.Notes = append(j.view.Notes, "The apply's workflow run: "+l+".")
+	}
 	return nil
+}
+
+// runLink is a markdown link to a workflow run whose address GitHub gave
+// (https or http, nothing that could end the link early), or "".
+func runLink(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	s := u.String()
+	if strings.ContainsAny(s, " \t\n()<>[]`") {
+		return ""
+	}
+	return "[" + md.Text(path.Base(u.Path)) + "](" + s + ")"
 }

@@ -326,3 +326,30 @@ func TestReconcileRollsOutLostMerge(t *testing.T) {
 		t.Errorf("%d applies, want 1", n)
 	}
 }
+
+// A merge made past the check holds its environment: an approved merge
+// after it contains the unapproved change, so nothing is applied and the
+// approved request says why.
+func TestMergePastCheckHoldsEnvironment(t *testing.T) {
+	s, _ := startRollout(t, Options{})
+	openOrders(t, s, Requester, ordersAnswers)
+	b := openOrders(t, s, "erin", withAnswer(withAnswer(ordersAnswers, "Database name", "billing_service"), "Application username", "billing_app"))
+	settle(t, s)
+	unapproved := requestPull(t, s, "rds/test/orders_service")
+	if _, err := s.Fake.As(Platform).Merge(s.Repo, unapproved.Number, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	settleRollout(t, s)
+	approveAndMerge(t, s, "rds/test/billing_service")
+	settleRollout(t, s)
+	if n := len(applies(t, s)); n != 0 {
+		t.Fatalf("%d applies while the environment holds an unapproved merge", n)
+	}
+	e := catalogEntry(t, s, "test", "billing_service")
+	if e.Metadata.Status != catalog.StatusFailed {
+		t.Fatalf("billing_service is %s, want failed (held)", e.Metadata.Status)
+	}
+	if st := plain(statusOf(s, b)); !strings.Contains(st, "merged past the approval check") {
+		t.Errorf("the held request does not say why:\n%s", st)
+	}
+}

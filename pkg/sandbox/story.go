@@ -52,7 +52,7 @@ type Story struct {
 	Postgres string
 
 	deliveries int             // deliveries already shown
-	mainSeen   int             // commits on main already shown
+	mainSeen   map[string]bool // commits on main already shown
 	shownPR    map[int]string  // pull request -> head and state shown
 	seen       map[string]bool // comment id and text shown
 	started    time.Time
@@ -67,8 +67,11 @@ func (st *Story) Play(ctx context.Context) error {
 	st.shownPR, st.seen, st.started = map[int]string{}, map[string]bool{}, time.Now()
 	s := st.S
 	files, _ := s.Fake.Files(s.Repo, "main")
+	st.mainSeen = map[string]bool{}
 	if cs, err := s.Fake.Commits(s.Repo, "main"); err == nil {
-		st.mainSeen = len(cs)
+		for _, c := range cs {
+			st.mainSeen[c.SHA] = true
+		}
 	}
 	fmt.Fprintf(st.W, "rdsbot sandbox\n")
 	fmt.Fprintf(st.W, "  GitHub (githubfake)  %s   org %s, repository %s (%d files)\n", s.GitHubURL, Org, s.Repo, len(files))
@@ -248,13 +251,19 @@ func (st *Story) narrate() {
 		fmt.Fprintln(st.W)
 	}
 	st.deliveries = len(ds)
-	if cs, err := s.Fake.Commits(s.Repo, "main"); err == nil && len(cs) > st.mainSeen {
-		fresh := cs[:len(cs)-st.mainSeen] // newest first
-		for i := len(fresh) - 1; i >= 0; i-- {
-			subject, _, _ := strings.Cut(fresh[i].Message, "\n")
-			fmt.Fprintf(st.W, "   main      %.10s %s\n", fresh[i].SHA, subject)
+	if cs, err := s.Fake.Commits(s.Repo, "main"); err == nil {
+		var fresh []githubfake.CommitInfo
+		for i := len(cs) - 1; i >= 0; i-- { // oldest first
+			if c := cs[i]; !st.mainSeen[c.SHA] {
+				st.mainSeen[c.SHA] = true
+				fresh = append(fresh, c)
+			}
 		}
-		st.mainSeen = len(cs)
+		sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].Committer.Date.Before(fresh[j].Committer.Date) })
+		for _, c := range fresh {
+			subject, _, _ := strings.Cut(c.Message, "\n")
+			fmt.Fprintf(st.W, "   main      %.10s %s\n", c.SHA, subject)
+		}
 	}
 	if m := s.Server.App().Metrics().Snapshot(); m.Total > st.calls {
 		fmt.Fprintf(st.W, "   github    rdsbot made %d calls, %d of them writes (%d writes so far; GitHub allows 80 a minute)\n",
