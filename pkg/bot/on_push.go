@@ -93,6 +93,18 @@ func (b *Bot) replanPulls(ctx context.Context, c *forge.Client, rc *repoContext,
 				continue
 			}
 		}
+		// A pull request that still merges cleanly, and is not required to
+		// be up to date, keeps its commit: re-planning it would cost a
+		// commit, checks and comments (writes are GitHub's scarce budget)
+		// and change nothing it merges. Unknown mergeability re-plans.
+		full, err := c.GetPull(ctx, repo, pr.Number)
+		if err != nil {
+			return err
+		}
+		if cleanMerge(full) {
+			b.log.DebugContext(ctx, "base moved; the pull request still merges cleanly", "repository", repo, "pull", pr.Number)
+			continue
+		}
 		if err := b.enqueue(ctx, repo, n, reason); err != nil {
 			return err
 		}
@@ -141,4 +153,17 @@ func pushedFiles(ev *github.PushEvent) (map[string]bool, bool) {
 		}
 	}
 	return out, true
+}
+
+// cleanMerge reports whether GitHub says a pull request merges into its
+// base without conflict and without needing to be brought up to date.
+func cleanMerge(pr *forge.PullRequest) bool {
+	if pr.Mergeable == nil || !*pr.Mergeable {
+		return false
+	}
+	switch pr.MergeableState {
+	case "clean", "unstable", "blocked", "has_hooks":
+		return true
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/rdsbot/rdsbot/pkg/diff"
 	"github.com/rdsbot/rdsbot/pkg/gitops"
 )
 
@@ -234,6 +235,9 @@ func (c *Client) proposeOnce(ctx context.Context, owner, name string, p Proposal
 		upToDate := hc.Tree == want && slices.Contains(hc.Parents, baseSHA)
 		if !upToDate && p.KeepCurrent {
 			current, err := c.holdsExactly(ctx, repo, hc, changes)
+			if err == nil && !current {
+				current, err = c.mergesTo(ctx, repo, hc, snap, changes)
+			}
 			if err != nil {
 				return nil, false, err
 			}
@@ -306,6 +310,66 @@ func (c *Client) holdsExactly(ctx context.Context, repo string, hc *commitInfo, 
 		same, err := c.hasContent(ctx, head, ch)
 		if err != nil || !same {
 			return false, err
+		}
+	}
+	return true, nil
+}
+
+// mergesTo reports whether merging the branch head hc into the new base
+// (a three-way merge of each planned file, line by line, as GitHub merges)
+// gives exactly what a plan on the new base writes: the base moved under
+// the branch (the catalog's statuses changed, say) without touching the
+// request's own lines, so rebuilding the branch would make a commit, new
+// checks and comments for nothing. The branch must change exactly the
+// plan's files.
+func (c *Client) mergesTo(ctx context.Context, repo string, hc *commitInfo, base *Snapshot, changes []fileChange) (bool, error) {
+	if len(hc.Parents) == 0 {
+		return false, nil
+	}
+	head, err := c.SnapshotAt(ctx, repo, hc.SHA)
+	if err != nil {
+		return false, err
+	}
+	parent, err := c.SnapshotAt(ctx, repo, hc.Parents[0])
+	if err != nil {
+		return false, err
+	}
+	changed, err := diffTrees(ctx, parent, head)
+	if err != nil {
+		return false, wrap("compare "+hc.SHA+" with its base", err)
+	}
+	if len(changed) != len(changes) {
+		return false, nil
+	}
+	read := func(s *Snapshot, path string) (string, bool, error) {
+		b, err := s.WithContext(ctx).ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, nil
+		}
+		return string(b), err == nil, err
+	}
+	for _, ch := range changes {
+		if _, ok := slices.BinarySearch(changed, ch.path); !ok || ch.delete {
+			return false, nil
+		}
+		o, inO, err := read(parent, ch.path)
+		if err != nil {
+			return false, err
+		}
+		h, inH, err := read(head, ch.path)
+		if err != nil {
+			return false, err
+		}
+		n, inN, err := read(base, ch.path)
+		if err != nil {
+			return false, err
+		}
+		if !inH || inO != inN {
+			return false, nil
+		}
+		merged, ok := diff.Merge3(o, h, n)
+		if !ok || merged != string(ch.content) {
+			return false, nil
 		}
 	}
 	return true, nil

@@ -437,21 +437,47 @@ func TestProposeKeepCurrent(t *testing.T) {
 	if pr := must[githubfake.PullInfo](t)(e.fake.PullRequest(repo, first.PR.Number)); !pr.Mergeable {
 		t.Errorf("kept pull request is not mergeable (%s)", pr.MergeableState)
 	}
-	// main changes a file of the change set: the branch is rebuilt on it.
+	// main changes a file of the change set away from the request's lines:
+	// merging the branch still gives exactly a fresh plan, so it is kept.
 	path := first.Plan.Changes[0].Path
 	old := string(first.Plan.Changes[0].Old)
 	moved, err := e.fake.As("alice").Push(repo, "main", githubfake.Change{Message: "touch", Files: map[string]string{path: "# edited on main\n" + old}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	writes = e.app.Metrics().Snapshot().Writes
+	kept, err = e.client.Propose(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Commit != "" || e.fake.BranchSHA(repo, branch) != first.Commit {
+		t.Errorf("an edit of main that merges cleanly rebuilt the branch: %+v", kept)
+	}
+	if w := e.app.Metrics().Snapshot().Writes - writes; w != 0 {
+		t.Errorf("%d writes for a branch that still merges into its plan", w)
+	}
+	if pr := must[githubfake.PullInfo](t)(e.fake.PullRequest(repo, first.PR.Number)); !pr.Mergeable {
+		t.Errorf("kept pull request is not mergeable (%s)", pr.MergeableState)
+	}
+	// Another request lands next to this one's lines: the merge would
+	// conflict, so the branch is rebuilt on main and holds both.
+	other := proposal(map[string]string{"databaseName": "billing_service", "username": "billing_app"})
+	landed, err := e.client.Propose(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fake.As("alice").Merge(repo, landed.PR.Number, "merge"); err != nil {
+		t.Fatal(err)
+	}
 	rebuilt, err := e.client.Propose(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rebuilt.Commit == "" || rebuilt.BaseSHA != moved {
-		t.Fatalf("a push touching %s did not rebuild the branch: %+v", path, rebuilt)
+	if rebuilt.Commit == "" || rebuilt.BaseSHA == moved {
+		t.Fatalf("a conflicting change on main did not rebuild the branch: %+v", rebuilt)
 	}
-	if got := must[[]byte](t)(e.fake.File(repo, branch, path)); !strings.HasPrefix(string(got), "# edited on main\n") {
-		t.Errorf("%s on the branch lost main's edit:\n%s", path, got)
+	got := string(must[[]byte](t)(e.fake.File(repo, branch, path)))
+	if !strings.HasPrefix(got, "# edited on main\n") || !strings.Contains(got, "billing_service") || !strings.Contains(got, "orders_service") {
+		t.Errorf("%s on the rebuilt branch:\n%s", path, got)
 	}
 }

@@ -141,7 +141,7 @@ func TestMergeTrees(t *testing.T) {
 	base := map[string]fileEntry{"same": e("1"), "ours": e("1"), "theirs": e("1"), "both": e("1"), "gone": e("1")}
 	ours := map[string]fileEntry{"same": e("1"), "ours": e("2"), "theirs": e("1"), "both": e("2"), "new": e("9")}
 	theirs := map[string]fileEntry{"same": e("1"), "ours": e("1"), "theirs": e("3"), "both": e("3"), "gone": e("1")}
-	got, conflicts := mergeTrees(base, ours, theirs)
+	got, conflicts := mergeTrees(nil, base, ours, theirs)
 	if len(conflicts) != 1 || conflicts[0] != "both" {
 		t.Fatalf("conflicts: %v", conflicts)
 	}

@@ -4,12 +4,18 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/rdsbot/rdsbot/pkg/diff"
 )
 
-// mergeTrees does a three-way merge of flattened trees at file level: a path
-// changed on one side only takes that side; changed identically on both
-// sides is fine; changed differently on both sides is a conflict.
-func mergeTrees(base, ours, theirs map[string]fileEntry) (map[string]fileEntry, []string) {
+// mergeTrees does a three-way merge of flattened trees: a path changed on
+// one side only takes that side; changed identically on both sides is
+// fine; a text file changed differently on both sides is merged line by
+// line as git does (store may be nil: file level only), and conflicts when
+// the two sides' changes overlap or touch; anything else changed on both
+// sides is a conflict.
+func mergeTrees(store *objectStore, base, ours, theirs map[string]fileEntry) (map[string]fileEntry, []string) {
 	paths := map[string]bool{}
 	for _, m := range []map[string]fileEntry{base, ours, theirs} {
 		for p := range m {
@@ -36,11 +42,35 @@ func mergeTrees(base, ours, theirs map[string]fileEntry) (map[string]fileEntry, 
 				out[p] = o
 			}
 		default:
+			if e, ok := mergeBlobs(store, b, o, t, inB && inO && inT); ok {
+				out[p] = e
+				continue
+			}
 			conflicts = append(conflicts, p)
 		}
 	}
 	sort.Strings(conflicts)
 	return out, conflicts
+}
+
+// mergeBlobs merges a file changed on both sides line by line.
+func mergeBlobs(store *objectStore, b, o, t fileEntry, all bool) (fileEntry, bool) {
+	if store == nil || !all || o.Mode != t.Mode || b.Mode != o.Mode {
+		return fileEntry{}, false
+	}
+	var text [3]string
+	for i, e := range []fileEntry{b, o, t} {
+		obj, ok := store.get(e.SHA)
+		if !ok || obj.typ != objBlob || !utf8.Valid(obj.data) {
+			return fileEntry{}, false
+		}
+		text[i] = string(obj.data)
+	}
+	merged, ok := diff.Merge3(text[0], text[1], text[2])
+	if !ok {
+		return fileEntry{}, false
+	}
+	return fileEntry{Mode: o.Mode, SHA: store.putBlob([]byte(merged))}, true
 }
 
 // fileChange is one entry of a pull request's or comparison's file list.

@@ -243,7 +243,7 @@ func (f *Fake) buildGroups(r *repo, q *mergeQueue, rule MergeQueueRule) bool {
 		}
 		head, _ := f.pullSHAs(r, e.pr)
 		mb := r.objects.mergeBase(prev, head)
-		merged, conflicts := mergeTrees(f.commitFiles(r, mb), f.commitFiles(r, prev), f.commitFiles(r, head))
+		merged, conflicts := mergeTrees(r.objects, f.commitFiles(r, mb), f.commitFiles(r, prev), f.commitFiles(r, head))
 		if len(conflicts) > 0 || mb == "" {
 			f.removeEntry(r, q, i, f.queueBot(), dequeueConflict)
 			return true

@@ -56,7 +56,7 @@ func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
 		return st
 	}
 	baseFiles, headFiles, mbFiles := f.commitFiles(r, base), f.commitFiles(r, head), f.commitFiles(r, mb)
-	st.merged, st.conflicts = mergeTrees(mbFiles, baseFiles, headFiles)
+	st.merged, st.conflicts = mergeTrees(r.objects, mbFiles, baseFiles, headFiles)
 	if mb == "" {
 		st.conflicts = append(st.conflicts, "(no common history)")
 	}
