@@ -17,8 +17,9 @@ import (
 // what a repository's rdsbot.yaml may not choose for the machine rdsbot
 // runs on.
 type RolloutOptions struct {
-	// Off records merges but applies nothing: merged requests stay
-	// "merged" (tests of the intake and the gate, which have no runner).
+	// Off records merges but plans and applies nothing: merged requests
+	// stay "merged" (tests of the intake and the gate, which have no
+	// runner).
 	Off bool
 	// Runner forces the runner of every environment (local or actions);
 	// empty: each repository's apply.runner and apply.runners.
