@@ -143,8 +143,9 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 	if err := r.run(ctx); err != nil {
 		return err
 	}
-	// The status commits moved the base branch: open request pull requests
-	// of this environment's catalog are re-planned once, now.
+	// The status commits moved the base branch (pushes of status commits
+	// re-plan nothing themselves): open request pull requests of this
+	// catalog that no longer merge cleanly are re-planned once, now.
 	path := rc.config().CatalogPath(a.Env)
 	return b.replanPulls(ctx, c, rc, a.Repo, rc.config().BaseBranch, map[string]bool{path: true}, true, "status of "+a.Env+" written")
 }
