@@ -53,6 +53,9 @@ func (b *Bot) Reconcile(ctx context.Context) error {
 		if err := b.reconcileRollouts(ctx, c, rc, r.Repo); err != nil {
 			errs = append(errs, err)
 		}
+		if err := b.reconcilePlans(ctx, c, rc, r.Repo); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -151,6 +154,35 @@ func (b *Bot) redeliverFailed(ctx context.Context) error {
 	}
 	if _, err := b.ledger.Prune(ctx, "redelivery", b.now().Add(-b.since-24*time.Hour)); err != nil {
 		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// reconcilePlans asks for the plan of every open request pull request of
+// the App whose head has no rdsbot/plan check (its webhook was lost, or
+// the job was): one read per pull request when nothing is missing.
+func (b *Bot) reconcilePlans(ctx context.Context, c *forge.Client, rc *repoContext, repo string) error {
+	if b.rollout.Off {
+		return nil
+	}
+	cfg := rc.config()
+	pulls, err := c.ListPulls(ctx, repo, forge.PullFilter{State: "open", Base: cfg.BaseBranch, Labels: []string{cfg.Labels.PullRequest}})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, pr := range pulls {
+		if !strings.EqualFold(pr.User, c.BotLogin()) {
+			continue
+		}
+		runs, err := c.CheckRuns(ctx, repo, pr.HeadSHA, forge.CheckRunFilter{Name: PlanCheck, AppID: c.AppID()})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(runs) == 0 {
+			errs = append(errs, b.enqueuePlan(ctx, repo, pr.Number, "reconcile: no plan on the head"))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdsbot/rdsbot/pkg/apply/tfstandin"
+	"github.com/rdsbot/rdsbot/pkg/bot"
 	"github.com/rdsbot/rdsbot/pkg/catalog"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
 	"github.com/rdsbot/rdsbot/pkg/pgtest"
@@ -351,5 +352,25 @@ func TestMergePastCheckHoldsEnvironment(t *testing.T) {
 	}
 	if st := plain(statusOf(s, b)); !strings.Contains(st, "merged past the approval check") {
 		t.Errorf("the held request does not say why:\n%s", st)
+	}
+}
+
+// The pull request's webhooks are lost: no plan until the reconcile, which
+// plans the head that has none.
+func TestReconcilePlansMissingPlan(t *testing.T) {
+	s, _ := startRollout(t, Options{})
+	s.Fake.DropWebhooks(20, "pull_request")
+	openOrders(t, s, Requester, ordersAnswers)
+	settle(t, s)
+	pr := requestPull(t, s, "rds/test/orders_service")
+	if _, ok := appCheck(s, pr.HeadSHA, bot.PlanCheck); ok {
+		t.Fatal("a plan ran although the pull request's webhooks were dropped")
+	}
+	if err := s.Server.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if r, ok := appCheck(s, pr.HeadSHA, bot.PlanCheck); !ok || r.Conclusion != "success" {
+		t.Errorf("plan check after the reconcile: %+v, %v", r, ok)
 	}
 }
