@@ -18,7 +18,6 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/lifecycle"
-	"github.com/rdsbot/rdsbot/pkg/provision/audit"
 )
 
 // QueueApply is the queue of applies: long jobs, kept apart so they never
@@ -327,7 +326,7 @@ func (r *rollout) finish(ctx context.Context, names []string, url string) error 
 	return r.finishWith(ctx, names, url, nil)
 }
 
-func (r *rollout) finishWith(ctx context.Context, names []string, url string, rows []audit.Row) error {
+func (r *rollout) finishWith(ctx context.Context, names []string, url string, audit []string) error {
 	note := fmt.Sprintf("applied and provisioned at %.12s", r.target.SHA)
 	if url != "" {
 		note += " (" + url + ")"
@@ -337,7 +336,7 @@ func (r *rollout) finishWith(ctx context.Context, names []string, url string, ro
 			to: lifecycle.Active, reason: lifecycle.Provisioned, note: note},
 		{from: []lifecycle.State{lifecycle.Decommissioning}, to: lifecycle.Decommissioned, reason: lifecycle.DecommissionDone,
 			note: fmt.Sprintf("removed at %.12s; the role cannot log in and CONNECT is revoked; nothing was dropped", r.target.SHA)},
-	}, r.b.now(), rows)
+	}, r.b.now(), audit)
 }
 
 // notify has the request jobs of the named entries publish the new state.

@@ -10,7 +10,6 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/ledger"
 	"github.com/rdsbot/rdsbot/pkg/lifecycle"
 	"github.com/rdsbot/rdsbot/pkg/provision"
-	"github.com/rdsbot/rdsbot/pkg/provision/audit"
 )
 
 // provision runs after a successful local apply: the new databases of the
@@ -55,7 +54,9 @@ func (r *rollout) provision(ctx context.Context, names []string, runURL string) 
 		Approved: true, DryRun: b.rollout.DryRun, GenerateMissing: b.rollout.GenerateMissing,
 		BuildID: sha[:min(12, len(sha))], RunID: "rdsbot-" + r.env + "-" + sha[:min(12, len(sha))], Logger: b.log,
 	}
-	var rows []audit.Row
+	// Rows go to the ledger as each database finishes, so a run that dies
+	// before the status commit loses none of them.
+	opts.Audit = ledgerAudit{ctx: context.WithoutCancel(ctx), r: r}
 	var errs []error
 	if b.rollout.Secrets == nil && !b.rollout.DryRun {
 		errs = append(errs, errors.New("rdsbot has no secret store configured (serve --secrets), so it cannot log in to the instance"))
@@ -67,11 +68,7 @@ func (r *rollout) provision(ctx context.Context, names []string, runURL string) 
 			} else {
 				o := opts
 				o.Entries = entries
-				rep, err := provision.Run(ctx, o)
-				if rep != nil {
-					rows = append(rows, rep.Rows...)
-				}
-				if err != nil {
+				if _, err := provision.Run(ctx, o); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -79,17 +76,17 @@ func (r *rollout) provision(ctx context.Context, names []string, runURL string) 
 		if len(decoms) > 0 {
 			o := opts
 			o.Entries = decoms
-			rep, err := provision.Decommission(ctx, o)
-			if rep != nil {
-				rows = append(rows, rep.Rows...)
-			}
-			if err != nil {
+			if _, err := provision.Decommission(ctx, o); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err // stopping: the next run provisions again (it is idempotent)
+	}
+	rows, err := b.ledger.AuditLines(ctx, r.repo, r.env, sha)
+	if err != nil {
+		return err
 	}
 	if err := errors.Join(errs...); err != nil {
 		why := oneLine(err.Error())

@@ -65,7 +65,7 @@ func parseCatalog(repo fs.FS, cfg *config.Config, env string) (*catalog.File, er
 // change. An entry already in the target state is left alone, so a
 // replayed step writes nothing. Branch protection that refuses the App's
 // push fails the step with an error that says what to allow.
-func (r *rollout) transition(ctx context.Context, names []string, ts []transition, at time.Time, rows []audit.Row) error {
+func (r *rollout) transition(ctx context.Context, names []string, ts []transition, at time.Time, auditLines []string) error {
 	b, c, cfg := r.b, r.c, r.rc.config()
 	base := cfg.BaseBranch
 	path := cfg.CatalogPath(r.env)
@@ -113,11 +113,9 @@ func (r *rollout) transition(ctx context.Context, names []string, ts []transitio
 			return err
 		}
 		changes := []gitops.Change{{Path: path, Old: old, New: out}}
-		if len(rows) > 0 {
-			ch, err := auditChange(repoFS, r.env, rows)
-			if err != nil {
-				return err
-			}
+		if ch, ok, err := auditChange(repoFS, r.env, auditLines); err != nil {
+			return err
+		} else if ok {
 			changes = append(changes, ch)
 		}
 		msg := fmt.Sprintf("rds(%s): %s [skip ci]\n\nApplied commit: %s\n", r.env, strings.Join(moved, ", "), r.target.SHA)
@@ -140,12 +138,14 @@ func (r *rollout) transition(ctx context.Context, names []string, ts []transitio
 	}
 }
 
-// auditChange appends rows to env's audit CSV.
-func auditChange(repo fs.FS, env string, rows []audit.Row) (gitops.Change, error) {
+// auditChange appends to env's audit CSV the records it does not hold
+// yet (a record carries its time and duration, so an equal one is the same
+// row written by an earlier commit of this rollout).
+func auditChange(repo fs.FS, env string, records []string) (gitops.Change, bool, error) {
 	path := "governance/" + env + "/rds_provision_audit.csv"
 	old, err := fs.ReadFile(repo, path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return gitops.Change{}, err
+		return gitops.Change{}, false, err
 	}
 	var buf bytes.Buffer
 	if len(old) == 0 {
@@ -156,12 +156,49 @@ func auditChange(repo fs.FS, env string, rows []audit.Row) (gitops.Change, error
 			buf.WriteByte('\n')
 		}
 	}
-	if err := audit.Encode(&buf, rows); err != nil {
-		return gitops.Change{}, err
+	added := false
+	for _, rec := range records {
+		if bytes.Contains(old, []byte(rec)) {
+			continue
+		}
+		buf.WriteString(rec)
+		added = true
+	}
+	if !added {
+		return gitops.Change{}, false, nil
 	}
 	ch := gitops.Change{Path: path, New: buf.Bytes()}
 	if old != nil {
 		ch.Old = old
 	}
-	return ch, nil
+	return ch, true, nil
+}
+
+// auditRecords encodes audit rows as CSV records, one string each (with
+// its line end).
+func auditRecords(rows []audit.Row) ([]string, error) {
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		var b bytes.Buffer
+		if err := audit.Encode(&b, []audit.Row{r}); err != nil {
+			return nil, err
+		}
+		out = append(out, b.String())
+	}
+	return out, nil
+}
+
+// ledgerAudit keeps a rollout's audit rows in the ledger as provisioning
+// writes them.
+type ledgerAudit struct {
+	ctx context.Context
+	r   *rollout
+}
+
+func (a ledgerAudit) Write(rows []audit.Row) error {
+	recs, err := auditRecords(rows)
+	if err != nil {
+		return err
+	}
+	return a.r.b.ledger.AppendAudit(a.ctx, a.r.repo, a.r.env, a.r.target.SHA, recs)
 }

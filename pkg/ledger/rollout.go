@@ -24,6 +24,9 @@ var rolloutSchema = []string{
 		reason TEXT NOT NULL, excerpt TEXT NOT NULL, run_url TEXT NOT NULL,
 		started BIGINT NOT NULL, finished BIGINT NOT NULL,
 		PRIMARY KEY (repo, env, sha))`,
+	`CREATE TABLE IF NOT EXISTS rdsbot_audit (
+		repo TEXT NOT NULL, env TEXT NOT NULL, sha TEXT NOT NULL, seq BIGINT NOT NULL, line TEXT NOT NULL,
+		PRIMARY KEY (repo, env, sha, seq))`,
 }
 
 func init() { schema = append(schema, rolloutSchema...) }
@@ -205,4 +208,49 @@ func (l *Ledger) MergeRecorded(ctx context.Context, repo, sha string) (bool, err
 		return false, fmt.Errorf("ledger: merge recorded: %w", err)
 	}
 	return n > 0, nil
+}
+
+// AppendAudit keeps audit lines (CSV records) of env's rollout at sha as
+// provisioning produces them, so a run that dies before its status commit
+// loses none: the next status commit of that rollout writes them all.
+func (l *Ledger) AppendAudit(ctx context.Context, repo, env, sha string, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: append audit: %w", err)
+	}
+	defer tx.Rollback()
+	now := l.now()
+	for i, line := range lines {
+		if _, err := tx.ExecContext(ctx, l.q(`INSERT INTO rdsbot_audit (repo, env, sha, seq, line) VALUES (?, ?, ?, ?, ?)`),
+			repo, env, strings.ToLower(sha), now.UnixNano()+int64(i), line); err != nil {
+			return fmt.Errorf("ledger: append audit: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ledger: append audit: %w", err)
+	}
+	return nil
+}
+
+// AuditLines returns the audit lines kept for env's rollout at sha, in the
+// order they came.
+func (l *Ledger) AuditLines(ctx context.Context, repo, env, sha string) ([]string, error) {
+	rows, err := l.db.QueryContext(ctx, l.q(`SELECT line FROM rdsbot_audit WHERE repo = ? AND env = ? AND sha = ? ORDER BY seq`),
+		repo, env, strings.ToLower(sha))
+	if err != nil {
+		return nil, fmt.Errorf("ledger: audit lines: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("ledger: audit lines: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }

@@ -1,0 +1,76 @@
+package ledger
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// A rollout's records on both stores: merges in order, an apply's steps,
+// the last applied commit, a retry of a failed step, and the audit lines.
+func TestRolloutRecords(t *testing.T) {
+	ctx := context.Background()
+	const repo, env = "acme/infra", "test"
+	for name, l := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for i, sha := range []string{"AAA", "bbb", "ccc"} {
+				if err := l.RecordMerge(ctx, Merge{Repo: repo, Env: env, SHA: sha, Pull: i + 1, Proceed: sha != "bbb", Reason: "r"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A replay records nothing new.
+			if err := l.RecordMerge(ctx, Merge{Repo: repo, Env: env, SHA: "aaa", Pull: 9, Proceed: false}); err != nil {
+				t.Fatal(err)
+			}
+			ms, err := l.Merges(ctx, repo, env)
+			if err != nil || len(ms) != 3 || ms[0].SHA != "aaa" || ms[0].Pull != 1 || !ms[0].Proceed || ms[1].Proceed {
+				t.Fatalf("merges %+v %v", ms, err)
+			}
+			if ok, err := l.MergeRecorded(ctx, repo, "CCC"); err != nil || !ok {
+				t.Fatalf("merge recorded: %v %v", ok, err)
+			}
+			if last, err := l.LastApplied(ctx, repo, env); err != nil || last != "" {
+				t.Fatalf("last applied before any apply: %q %v", last, err)
+			}
+			if err := l.StartApply(ctx, repo, env, "aaa", StepApply); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "aaa", State: ApplySucceeded, Step: StepDone, RunURL: "https://run"}); err != nil {
+				t.Fatal(err)
+			}
+			if last, err := l.LastApplied(ctx, repo, env); err != nil || last != "aaa" {
+				t.Fatalf("last applied %q %v", last, err)
+			}
+			if err := l.StartApply(ctx, repo, env, "ccc", StepApply); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "ccc", State: ApplyFailed, Step: StepApply, Reason: "boom", Excerpt: "log"}); err != nil {
+				t.Fatal(err)
+			}
+			f, ok, err := l.FailedApply(ctx, repo, env)
+			if err != nil || !ok || f.SHA != "ccc" || f.Reason != "boom" || f.Attempts != 1 {
+				t.Fatalf("failed apply %+v %v %v", f, ok, err)
+			}
+			for i, want := range []bool{true, false} {
+				if retried, err := l.RetryApply(ctx, repo, env, "ccc"); err != nil || retried != want {
+					t.Fatalf("retry %d: %v %v", i, retried, err)
+				}
+			}
+			if err := l.StartApply(ctx, repo, env, "ccc", StepApply); err != nil {
+				t.Fatal(err)
+			}
+			if a, _, _ := l.ApplyOf(ctx, repo, env, "ccc"); a.State != ApplyRunning || a.Attempts != 2 || a.Reason != "" {
+				t.Fatalf("restarted apply %+v", a)
+			}
+			if err := l.AppendAudit(ctx, repo, env, "ccc", []string{"a\n", "b\n"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.AppendAudit(ctx, repo, env, "ccc", []string{"c\n"}); err != nil {
+				t.Fatal(err)
+			}
+			if lines, err := l.AuditLines(ctx, repo, env, "CCC"); err != nil || !slices.Equal(lines, []string{"a\n", "b\n", "c\n"}) {
+				t.Fatalf("audit lines %q %v", lines, err)
+			}
+		})
+	}
+}
