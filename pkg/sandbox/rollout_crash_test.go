@@ -451,10 +451,12 @@ func checkOnce(t *testing.T, r *crashRig, tc crashCase, db, user string, issue, 
 	} else {
 		app.Close(context.Background())
 	}
-	// The audit trail on main: one row per action of the run that
-	// finished. Rows are written with the final status commit, so those of
-	// the killed run are lost: after "provision-db" the trail says the
-	// role was up to date, not that this rollout created it.
+	// The audit trail on main: one row per action. Rows reach the ledger
+	// as each database finishes, so a database the killed run finished
+	// keeps its rows; one it was in the middle of has none from that run:
+	// after "provision-db" the trail says the role was up to date, not
+	// that the killed run created it (the engine emits a database's rows
+	// when it is done with it).
 	audit, err := s.Fake.File(s.Repo, "main", "governance/test/rds_provision_audit.csv")
 	if err != nil {
 		t.Fatalf("no audit trail on main: %v", err)
