@@ -109,6 +109,11 @@ func (b *Bot) openDecommission(ctx context.Context, c *forge.Client, repo string
 	if existing != nil && existing.Merged {
 		return "", refuse("%s in %s was already decommissioned by #%d.", md.Code(db), md.Code(env), existing.Number)
 	}
+	// Whoever asks for the removal is one of its requesters: they may not
+	// approve it (separation of duties), whatever team they are in.
+	if err := b.ledger.RecordAsker(ctx, repo, n, who); err != nil {
+		return "", err
+	}
 	if existing != nil && existing.State == "open" {
 		// A second command joins the open pull request.
 		return fmt.Sprintf("the decommission of %s in %s is already open in #%d; it waits for its approvals.", md.Code(db), md.Code(env), existing.Number), nil

@@ -184,8 +184,12 @@ func (b *Bot) requestOf(ctx context.Context, rc *repoContext, repo string, issue
 	if err != nil || !ok {
 		return nil, nil, err
 	}
+	askers, err := b.ledger.Askers(ctx, repo, issue)
+	if err != nil {
+		return nil, nil, err
+	}
 	var who []policy.Actor
-	for _, l := range []string{o.Requester, o.Sender} {
+	for _, l := range append([]string{o.Requester, o.Sender}, askers...) {
 		if l != "" && validLogin(l) && !strings.EqualFold(l, bot) && !slices.ContainsFunc(who, func(a policy.Actor) bool { return strings.EqualFold(a.Login, l) }) {
 			who = append(who, policy.Actor{Login: l})
 		}

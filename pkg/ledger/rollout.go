@@ -27,6 +27,9 @@ var rolloutSchema = []string{
 	`CREATE TABLE IF NOT EXISTS rdsbot_audit (
 		repo TEXT NOT NULL, env TEXT NOT NULL, sha TEXT NOT NULL, seq BIGINT NOT NULL, line TEXT NOT NULL,
 		PRIMARY KEY (repo, env, sha, seq))`,
+	`CREATE TABLE IF NOT EXISTS rdsbot_asker (
+		repo TEXT NOT NULL, issue BIGINT NOT NULL, login TEXT NOT NULL, at BIGINT NOT NULL,
+		PRIMARY KEY (repo, issue, login))`,
 }
 
 func init() { schema = append(schema, rolloutSchema...) }
@@ -249,6 +252,33 @@ func (l *Ledger) AuditLines(ctx context.Context, repo, env, sha string) ([]strin
 		var s string
 		if err := rows.Scan(&s); err != nil {
 			return nil, fmt.Errorf("ledger: audit lines: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// RecordAsker records that login asked for something on request issue that
+// makes them a requester of it too (a decommission), so they may not
+// approve it.
+func (l *Ledger) RecordAsker(ctx context.Context, repo string, issue int, login string) error {
+	_, err := l.exec(ctx, "record asker", `INSERT INTO rdsbot_asker (repo, issue, login, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		repo, issue, strings.ToLower(login), l.stamp())
+	return err
+}
+
+// Askers returns the logins recorded by RecordAsker for a request issue.
+func (l *Ledger) Askers(ctx context.Context, repo string, issue int) ([]string, error) {
+	rows, err := l.db.QueryContext(ctx, l.q(`SELECT login FROM rdsbot_asker WHERE repo = ? AND issue = ? ORDER BY at, login`), repo, issue)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: askers: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("ledger: askers: %w", err)
 		}
 		out = append(out, s)
 	}

@@ -74,3 +74,23 @@ func TestRolloutRecords(t *testing.T) {
 		})
 	}
 }
+
+func TestAskers(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, who := range []string{"Bob", "bob", "alice"} {
+				if err := l.RecordAsker(ctx, "acme/infra", 7, who); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := l.Askers(ctx, "acme/infra", 7)
+			if err != nil || len(got) != 2 || !slices.Contains(got, "bob") || !slices.Contains(got, "alice") {
+				t.Fatalf("askers %v %v", got, err)
+			}
+			if got, _ := l.Askers(ctx, "acme/infra", 8); len(got) != 0 {
+				t.Fatalf("askers of another issue: %v", got)
+			}
+		})
+	}
+}

@@ -167,8 +167,8 @@ func TestDecommissionEndToEnd(t *testing.T) {
 		t.Errorf("the reason is missing from the body:\n%s", body)
 	}
 
-	// A second command (by the platform team) joins the same pull request.
-	again, err := s.Fake.As(Platform).Comment(s.Repo, n, "/rds decommission")
+	// A second command joins the same pull request.
+	again, err := s.Fake.As(Requester).Comment(s.Repo, n, "/rds decommission")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,5 +336,29 @@ func TestDecommissionFailedThenRetry(t *testing.T) {
 	}
 	if slices.Contains(standinState(t, s), retiredSecretAddr) {
 		t.Errorf("the retried decommission left %s in the state", retiredSecretAddr)
+	}
+}
+
+// Whoever asks for a decommission is one of its requesters: a platform
+// member who asked may not approve the removal they asked for.
+func TestDecommissionAskerMayNotApprove(t *testing.T) {
+	s, _ := startRollout(t, Options{})
+	n := activeRequest(t, s)
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, n, "/rds decommission"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	pulls := decommissionPulls(s)
+	if len(pulls) != 1 {
+		t.Fatalf("%d decommission pull requests, want 1", len(pulls))
+	}
+	later(s)
+	if _, err := s.Fake.As(Platform).Approve(s.Repo, pulls[0].Number); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	r := mustCheck(t, s, pullByNumber(s, pulls[0].Number).HeadSHA, "rdsbot/approval", "in_progress", "")
+	if !strings.Contains(plain(r.Summary), "requested this database") {
+		t.Errorf("the asker's approval is not refused:\n%s", r.Summary)
 	}
 }
