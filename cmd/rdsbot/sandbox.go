@@ -21,15 +21,22 @@ func init() {
 const sandboxHelp = `
 Starts githubfake (an in-memory GitHub speaking the real REST API) seeded with
 the example repository, an organisation, teams, users and the App installed,
-and rdsbot's server with its embedded SQLite job store, wired by signed
-webhooks over loopback HTTP exactly as in production. It then plays a story:
-an issue-form request, a Backstage workflow_dispatch, an invalid request fixed
-by an edit, and two merges in one environment, printing each delivery, job,
-pull request (with its diff) and status comment. Nothing needs to be
-installed or configured. With --keep it stays up, prints every user's token
-and writes a session file, so that "rdsbot sandbox as <user> <action>" acts
-as anyone (request, comment, label, approve, merge, ...) from another
-terminal.`
+a stand-in terraform (this binary, linked as terraform-standin), an AWS
+Secrets Manager stand-in and, when PostgreSQL's binaries are installed, a
+throwaway cluster shaped like RDS; then rdsbot's server with its embedded
+SQLite job store, wired by signed webhooks over loopback HTTP exactly as in
+production (GitHub's limits, rdsbot's pacer and retry policy). It plays a
+story: an issue-form request, a Backstage workflow_dispatch, an invalid
+request fixed by an edit, an approval label removed from someone who may not
+give it, approvals and merges, the plan check, the apply through the local
+runner, provisioning (a dry run without PostgreSQL, said plainly), the
+catalog going active and the issues closing; it prints each scene's
+webhooks, jobs, GitHub calls and writes, commits on main, pull requests
+(with their diffs) and status comments, then a summary table and a psql
+line. Nothing needs to be installed or configured. With --keep it stays up,
+prints every user's token and writes a session file, so that "rdsbot
+sandbox as <user> <action>" acts as anyone (request, comment, label,
+approve, merge, ...) from another terminal.`
 
 func runSandbox(ctx context.Context, c *cli, args []string) error {
 	if len(args) > 0 && args[0] == "as" {
