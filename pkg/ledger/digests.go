@@ -116,20 +116,7 @@ func (l *Ledger) Timeline(ctx context.Context, repo string, pull int) ([]HeadDig
 // GatedPulls lists the pull requests of repo the gate has evaluated, in
 // number order.
 func (l *Ledger) GatedPulls(ctx context.Context, repo string) ([]int, error) {
-	rows, err := l.db.QueryContext(ctx, l.q(`SELECT DISTINCT pull FROM rdsbot_digest WHERE repo = ? ORDER BY pull`), repo)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: gated pulls: %w", err)
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("ledger: gated pulls: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return column[int](ctx, l, "gated pulls", `SELECT DISTINCT pull FROM rdsbot_digest WHERE repo = ? ORDER BY pull`, repo)
 }
 
 // --- Approval table ----------------------------------------------------------

@@ -151,6 +151,27 @@ func (l *Ledger) exec(ctx context.Context, op, query string, args ...any) (sql.R
 
 func (l *Ledger) stamp() int64 { return l.now().Unix() }
 
+// column runs a query of one column and returns its values in order.
+func column[T any](ctx context.Context, l *Ledger, op, query string, args ...any) ([]T, error) {
+	rows, err := l.db.QueryContext(ctx, l.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("ledger: %s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: %s: %w", op, err)
+	}
+	return out, nil
+}
+
 // --- Commits -----------------------------------------------------------------
 
 // RecordCommit records that the App wrote commit sha in repo. forge calls it
@@ -263,20 +284,7 @@ func (l *Ledger) DeliveryIssue(ctx context.Context, repo, delivery string) (int,
 // IssuesWithFingerprint lists the request issues opened for identical
 // inputs, newest first.
 func (l *Ledger) IssuesWithFingerprint(ctx context.Context, repo, fingerprint string) ([]int, error) {
-	rows, err := l.db.QueryContext(ctx, l.q(`SELECT issue FROM rdsbot_origin WHERE repo = ? AND fingerprint = ? ORDER BY issue DESC`), repo, fingerprint)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: issues with fingerprint: %w", err)
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("ledger: issues with fingerprint: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return column[int](ctx, l, "issues with fingerprint", `SELECT issue FROM rdsbot_origin WHERE repo = ? AND fingerprint = ? ORDER BY issue DESC`, repo, fingerprint)
 }
 
 // BeginOpening reserves the opening of a request issue for fingerprint to
@@ -414,20 +422,7 @@ func (l *Ledger) BranchIssue(ctx context.Context, repo, branch string) (int, boo
 
 // Pulls lists the pull requests the App opened for a request, oldest first.
 func (l *Ledger) Pulls(ctx context.Context, repo string, issue int) ([]int, error) {
-	rows, err := l.db.QueryContext(ctx, l.q(`SELECT pull FROM rdsbot_pull WHERE repo = ? AND issue = ? ORDER BY pull`), repo, issue)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: pulls: %w", err)
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("ledger: pulls: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return column[int](ctx, l, "pulls", `SELECT pull FROM rdsbot_pull WHERE repo = ? AND issue = ? ORDER BY pull`, repo, issue)
 }
 
 // --- Accepted request text ----------------------------------------------------

@@ -241,21 +241,7 @@ func (l *Ledger) AppendAudit(ctx context.Context, repo, env, sha string, lines [
 // AuditLines returns the audit lines kept for env's rollout at sha, in the
 // order they came.
 func (l *Ledger) AuditLines(ctx context.Context, repo, env, sha string) ([]string, error) {
-	rows, err := l.db.QueryContext(ctx, l.q(`SELECT line FROM rdsbot_audit WHERE repo = ? AND env = ? AND sha = ? ORDER BY seq`),
-		repo, env, strings.ToLower(sha))
-	if err != nil {
-		return nil, fmt.Errorf("ledger: audit lines: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("ledger: audit lines: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return column[string](ctx, l, "audit lines", `SELECT line FROM rdsbot_audit WHERE repo = ? AND env = ? AND sha = ? ORDER BY seq`, repo, env, strings.ToLower(sha))
 }
 
 // RecordAsker records that login asked for something on request issue that
@@ -269,18 +255,5 @@ func (l *Ledger) RecordAsker(ctx context.Context, repo string, issue int, login 
 
 // Askers returns the logins recorded by RecordAsker for a request issue.
 func (l *Ledger) Askers(ctx context.Context, repo string, issue int) ([]string, error) {
-	rows, err := l.db.QueryContext(ctx, l.q(`SELECT login FROM rdsbot_asker WHERE repo = ? AND issue = ? ORDER BY at, login`), repo, issue)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: askers: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("ledger: askers: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return column[string](ctx, l, "askers", `SELECT login FROM rdsbot_asker WHERE repo = ? AND issue = ? ORDER BY at, login`, repo, issue)
 }
