@@ -255,16 +255,15 @@ func readProvisionEntries(repo string, cfg *config.Config, env string, mode prov
 		return entries, b, fmt.Sprintf("%s (%s)", file, path), provision.ValidateEntries(entries)
 	}
 	dir := os.DirFS(repo)
-	src, err := provision.ResolveSource(dir, cfg, env, mode)
+	entries, src, where, err := provision.LoadEnvironment(dir, cfg, env, mode)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	entries, err := provision.LoadEntries(dir, src)
-	if err != nil {
-		return nil, nil, "", err
+	var b []byte
+	if src.Path != "" {
+		b, _ = fs.ReadFile(dir, src.Path)
 	}
-	b, _ := fs.ReadFile(dir, src.Path)
-	return entries, b, fmt.Sprintf("%s (%s mode)", src.Path, src.Mode), nil
+	return entries, b, where, nil
 }
 
 // openStore opens the secret store named by --secrets.

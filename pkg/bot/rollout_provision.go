@@ -112,12 +112,7 @@ func (r *rollout) entriesAt(ctx context.Context, names []string) ([]provision.En
 	if err != nil {
 		return nil, err
 	}
-	repoFS := snap.WithContext(ctx)
-	src, err := provision.ResolveSource(repoFS, r.rc.config(), r.env, provision.ModeAuto)
-	if err != nil {
-		return nil, err
-	}
-	all, err := provision.LoadEntries(repoFS, src)
+	all, _, where, err := provision.LoadEnvironment(snap.WithContext(ctx), r.rc.config(), r.env, provision.ModeAuto)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +123,7 @@ func (r *rollout) entriesAt(ctx context.Context, names []string) ([]provision.En
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s has no application_databases entry for %s at %.12s", src.Path, strings.Join(names, ", "), r.target.SHA)
+		return nil, fmt.Errorf("%s has no entry for %s at %.12s", where, strings.Join(names, ", "), r.target.SHA)
 	}
 	return out, nil
 }
