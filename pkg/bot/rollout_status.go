@@ -60,82 +60,123 @@ func parseCatalog(repo fs.FS, cfg *config.Config, env string) (*catalog.File, er
 }
 
 // transition writes the status transitions of the named entries to the
-// base branch as one commit, with the audit rows, by compare-and-swap on
-// the branch: when the branch moved, it reads it again and redoes the
-// change. An entry already in the target state is left alone, so a
-// replayed step writes nothing. Branch protection that refuses the App's
-// push fails the step with an error that says what to allow.
+// base branch as one commit, with the audit rows, by compare-and-swap: when
+// the catalog (or, for a two-file commit, the branch) moved, it reads the
+// branch again and redoes the change. An entry already in the target state
+// is left alone, so a replayed step writes nothing. How the commit reaches
+// the base is the repository's status_commits: pushed directly (direct), or
+// through a pull request the App merges itself (pull_request, see
+// transitionByPull). A direct push that branch protection refuses fails the
+// step with an error that says what to allow.
 func (r *rollout) transition(ctx context.Context, names []string, ts []transition, at time.Time, auditLines []string) error {
-	b, c, cfg := r.b, r.c, r.rc.config()
-	base := cfg.BaseBranch
-	path := cfg.CatalogPath(r.env)
+	cfg := r.rc.config()
 	at = at.UTC().Truncate(time.Second)
+	base := cfg.BaseBranch
 	for try := 0; ; try++ {
-		head, err := c.ResolveRef(ctx, r.repo, base)
+		head, err := r.c.ResolveRef(ctx, r.repo, base)
 		if err != nil {
 			return err
 		}
-		snap, err := c.SnapshotAt(ctx, r.repo, head)
+		snap, err := r.c.SnapshotAt(ctx, r.repo, head)
 		if err != nil {
 			return err
 		}
-		repoFS := snap.WithContext(ctx)
-		old, err := fs.ReadFile(repoFS, path)
-		if err != nil {
-			return fmt.Errorf("status of %s: %w", r.env, err)
-		}
-		f, err := parseCatalog(repoFS, cfg, r.env)
-		if err != nil {
+		sc, err := r.statusChange(snap.WithContext(ctx), names, ts, at, auditLines)
+		if err != nil || sc.empty() {
 			return err
 		}
-		var moved []string
-		for _, n := range names {
-			e, ok := f.Get(n, r.env)
-			if !ok {
-				continue
-			}
-			for _, t := range ts {
-				if e.Metadata.Status == t.to || !slices.Contains(t.from, e.Metadata.Status) {
-					continue
-				}
-				if err := f.Apply(n, r.env, catalog.Change{To: t.to, At: at, Reason: t.reason, Note: t.note, Commit: r.target.SHA}); err != nil {
-					return err
-				}
-				moved = append(moved, fmt.Sprintf("%s %s → %s", n, e.Metadata.Status, t.to))
-				break
-			}
-		}
-		if len(moved) == 0 {
-			return nil
-		}
-		out, err := f.Bytes()
-		if err != nil {
-			return err
-		}
-		changes := []gitops.Change{{Path: path, Old: old, New: out}}
-		if ch, ok, err := auditChange(repoFS, r.env, auditLines); err != nil {
-			return err
-		} else if ok {
-			changes = append(changes, ch)
-		}
-		msg := fmt.Sprintf("rds(%s): %s [skip ci]\n\nApplied commit: %s\n", r.env, strings.Join(moved, ", "), r.target.SHA)
-		sha, _, err := c.CommitChangeSet(ctx, r.repo, forge.ChangeSet{Branch: base, Base: head, Head: head, Message: msg, Changes: changes})
+		sha, err := r.commitStatus(ctx, base, head, sc)
 		if err == nil {
-			b.log.InfoContext(ctx, "status commit", "repository", r.repo, "env", r.env, "commit", sha, "changes", strings.Join(moved, ", "))
+			r.b.log.InfoContext(ctx, "status commit", "repository", r.repo, "env", r.env, "commit", sha, "changes", strings.Join(sc.moved, ", "))
 			return nil
 		}
-		if !errors.Is(err, forge.ErrRefMoved) {
+		switch {
+		case errors.Is(err, forge.ErrProtected):
+			return fmt.Errorf("status commit to %s refused by branch protection: let the App push to %s (a bypass actor): %w", base, base, err)
+		case errors.Is(err, forge.ErrFileMoved):
+		case errors.Is(err, forge.ErrRefMoved):
+			if now, rerr := r.c.ResolveRef(ctx, r.repo, base); rerr == nil && now == head {
+				// Not moved: refused, by a rule forge could not name.
+				return fmt.Errorf("status commit to %s refused (branch protection?): let the App push to %s: %w", base, base, err)
+			}
+		default:
 			return err
-		}
-		now, rerr := c.ResolveRef(ctx, r.repo, base)
-		if rerr == nil && now == head {
-			// Not moved: refused, by branch protection.
-			return fmt.Errorf("status commit to %s refused (branch protection?): let the App push to %s, or exempt it from required reviews: %w", base, base, err)
 		}
 		if try >= statusCommitTries {
 			return fmt.Errorf("status commit to %s: the branch kept moving: %w", base, err)
 		}
 	}
+}
+
+// statusChange is one status commit: the files it changes, what moved, and
+// its message.
+type statusChange struct {
+	changes []gitops.Change
+	moved   []string // "<db> <from> → <to>"
+	message string
+}
+
+func (sc statusChange) empty() bool { return len(sc.moved) == 0 }
+
+// statusChange applies the transitions to the catalog of repo (a snapshot
+// of the base branch), with the audit rows the trail lacks.
+func (r *rollout) statusChange(repo fs.FS, names []string, ts []transition, at time.Time, auditLines []string) (statusChange, error) {
+	cfg := r.rc.config()
+	path := cfg.CatalogPath(r.env)
+	old, err := fs.ReadFile(repo, path)
+	if err != nil {
+		return statusChange{}, fmt.Errorf("status of %s: %w", r.env, err)
+	}
+	f, err := parseCatalog(repo, cfg, r.env)
+	if err != nil {
+		return statusChange{}, err
+	}
+	var sc statusChange
+	for _, n := range names {
+		e, ok := f.Get(n, r.env)
+		if !ok {
+			continue
+		}
+		for _, t := range ts {
+			if e.Metadata.Status == t.to || !slices.Contains(t.from, e.Metadata.Status) {
+				continue
+			}
+			if err := f.Apply(n, r.env, catalog.Change{To: t.to, At: at, Reason: t.reason, Note: t.note, Commit: r.target.SHA}); err != nil {
+				return statusChange{}, err
+			}
+			sc.moved = append(sc.moved, fmt.Sprintf("%s %s → %s", n, e.Metadata.Status, t.to))
+			break
+		}
+	}
+	if sc.empty() {
+		return sc, nil
+	}
+	out, err := f.Bytes()
+	if err != nil {
+		return statusChange{}, err
+	}
+	sc.changes = []gitops.Change{{Path: path, Old: old, New: out}}
+	if ch, ok, err := auditChange(repo, r.env, auditLines); err != nil {
+		return statusChange{}, err
+	} else if ok {
+		sc.changes = append(sc.changes, ch)
+	}
+	sc.message = fmt.Sprintf("rds(%s): %s [skip ci]\n\nApplied commit: %s\n", r.env, strings.Join(sc.moved, ", "), r.target.SHA)
+	return sc, nil
+}
+
+// commitStatus writes a status commit on the base branch: one file with
+// the Contents API (one write: ErrFileMoved when the file changed since it
+// was read), two (the audit rows too) with the Git Data API (three writes:
+// ErrRefMoved when the branch moved). Either fails with ErrProtected when
+// branch protection refuses the App.
+func (r *rollout) commitStatus(ctx context.Context, base, head string, sc statusChange) (string, error) {
+	if len(sc.changes) == 1 && sc.changes[0].Old != nil && sc.changes[0].New != nil {
+		ch := sc.changes[0]
+		return r.c.PutFile(ctx, r.repo, base, ch.Path, ch.New, forge.BlobSHA(ch.Old), sc.message)
+	}
+	sha, _, err := r.c.CommitChangeSet(ctx, r.repo, forge.ChangeSet{Branch: base, Base: head, Head: head, Message: sc.message, Changes: sc.changes})
+	return sha, err
 }
 
 // auditChange appends to env's audit CSV the records it does not hold

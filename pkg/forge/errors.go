@@ -29,6 +29,12 @@ var (
 	// ErrRefMoved: a compare-and-swap ref update found the branch somewhere
 	// else (not a fast-forward, or deleted meanwhile).
 	ErrRefMoved = errors.New("reference moved")
+	// ErrFileMoved: a one-file write (PutFile) named a blob sha the file no
+	// longer has (409 "does not match"): re-read it and redo the change.
+	ErrFileMoved = errors.New("file moved")
+	// ErrProtected: branch protection or a ruleset refused a write to a
+	// branch (a push, not a merge): the App is not allowed to push there.
+	ErrProtected = errors.New("refused by branch protection")
 	// ErrBaseMoved: Propose re-read and re-planned its bounded number of
 	// times and the base or the branch moved every time.
 	ErrBaseMoved = errors.New("base or branch kept moving")

@@ -582,6 +582,9 @@ func (c *Client) commitChangeSet(ctx context.Context, snap *Snapshot, cs ChangeS
 		return ci.SHA, true, nil
 	}
 	_, _, err = c.gh.Git.UpdateRef(ctx, owner, name, ref, false)
+	if ae := apiError(err); ae != nil && protectionRefusal(ae) {
+		return "", false, fmt.Errorf("forge: move branch %s: %w: %w", cs.Branch, ErrProtected, ae)
+	}
 	if ae := apiError(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
 		return "", false, fmt.Errorf("forge: move branch %s from %.12s: %w: %w", cs.Branch, cs.Head, ErrRefMoved, ae)
 	}

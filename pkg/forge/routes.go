@@ -19,6 +19,7 @@ var routeTemplates = compileRoutes([]string{
 	"GET /repos/{owner}/{repo}/branches/{branch*}",
 	"GET /repos/{owner}/{repo}/rules/branches/{branch*}",
 	"GET /repos/{owner}/{repo}/contents/{path*}",
+	"PUT /repos/{owner}/{repo}/contents/{path*}",
 	"GET /repos/{owner}/{repo}/commits/{ref*}/check-runs",
 	"GET /repos/{owner}/{repo}/commits/{ref*}/status",
 	"GET /repos/{owner}/{repo}/commits/{ref*}/statuses",

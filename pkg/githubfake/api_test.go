@@ -753,6 +753,8 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		f.SetWebhookSecret(testSecret)
 	})
 
+	t.Run("contents writes", func(t *testing.T) { contentsWrites(t, h, mainSHA) })
+
 	t.Run("schemas", func(t *testing.T) {
 		checkConformance(t, h)
 	})
@@ -770,4 +772,53 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 func rawJSON(s string) *json.RawMessage {
 	m := json.RawMessage(s)
 	return &m
+}
+
+// contentsWrites drives PUT contents: an update by blob sha (a
+// compare-and-swap), a stale or missing sha, a new file, an unknown branch
+// and a push that branch protection refuses.
+func contentsWrites(t *testing.T, h *harness, base string) {
+	ctx, gh, f := h.ctx, h.gh, h.f
+	const o, r, branch = "acme", "infra", "status"
+	if _, _, err := gh.Git.CreateRef(ctx, o, r, &github.Reference{Ref: github.String("refs/heads/" + branch), Object: &github.GitObject{SHA: github.String(base)}}); err != nil {
+		t.Fatal(err)
+	}
+	blob := objectID(objBlob, []byte(seedFiles["README.md"]))
+	put := func(p, sha, b string) (*github.RepositoryContentResponse, error) {
+		opts := &github.RepositoryContentFileOptions{Message: github.String("status [skip ci]"), Content: []byte("# infra, v2\n"), Branch: github.String(b)}
+		if sha != "" {
+			opts.SHA = github.String(sha)
+		}
+		res, _, err := gh.Repositories.UpdateFile(ctx, o, r, p, opts)
+		return res, err
+	}
+	res, err := put("README.md", blob, branch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.BranchSHA(repoName, branch); got != res.Commit.GetSHA() || len(res.Commit.Parents) != 1 || res.Commit.Parents[0].GetSHA() != base {
+		t.Fatalf("branch at %s, commit %v", got, res.Commit)
+	}
+	if b, _ := f.File(repoName, branch, "README.md"); string(b) != "# infra, v2\n" || res.Content.GetSHA() != objectID(objBlob, b) {
+		t.Fatalf("file %q, content sha %s", b, res.Content.GetSHA())
+	}
+	_, err = put("README.md", blob, branch)
+	wantErr(t, err, 409, "README.md does not match "+blob)
+	_, err = put("README.md", "", branch)
+	wantErr(t, err, 422, `"sha" wasn't supplied`)
+	if res, err := put("docs/new.md", "", branch); err != nil || res.Content.GetPath() != "docs/new.md" {
+		t.Fatalf("new file: %v %v", res, err)
+	}
+	_, err = put("README.md", blob, "nope")
+	wantErr(t, err, 404, "Branch nope not found")
+	if err := f.ProtectBranch(repoName, branch, Protection{RequiredApprovals: 1}); err != nil {
+		t.Fatal(err)
+	}
+	defer f.UnprotectBranch(repoName, branch)
+	head := f.BranchSHA(repoName, branch)
+	_, err = put("README.md", objectID(objBlob, []byte("# infra, v2\n")), branch)
+	wantErr(t, err, 409, "Changes must be made through a pull request")
+	if f.BranchSHA(repoName, branch) != head {
+		t.Fatal("a refused write moved the branch")
+	}
 }

@@ -104,8 +104,14 @@
 //     only bypass actor; "evaluate" enforcement is stored, not reported.
 //     Branch protection: required checks, strict, enforce_admins, required
 //     approving reviews (writers' latest decisive review) and dismissal of
-//     stale approvals; not code owners, restrictions, signatures, linear
-//     history or conversation resolution.
+//     stale approvals, and "require a pull request" with no approvals
+//     (RequirePullRequest); not code owners, restrictions, signatures, linear
+//     history or conversation resolution. Apps are never bypass actors.
+//   - PUT contents writes one file as a commit on the branch head, a
+//     compare-and-swap on the file's blob sha (409 "<path> does not match
+//     <sha>"; a new path ignores sha); a branch protection or ruleset
+//     refusal is 409 with the rule's message (the ref API's is 422). DELETE
+//     contents is not served.
 //   - Refusal messages follow GitHub's where known (405 "Required status
 //     check ... is expected.", "Changes must be made through the merge
 //     queue", "Pull Request is still a draft", 409 "Head branch was

@@ -120,6 +120,7 @@ func (f *Fake) putProtection(c *call) {
 	}
 	if rv := req.RequiredPullRequestReviews; rv != nil {
 		p.DismissStaleReviews, p.RequiredApprovals = rv.DismissStaleReviews, rv.RequiredApprovingReviewCount
+		p.RequirePullRequest = true
 	}
 	if err := validateChecks(p.RequiredChecks); err != nil {
 		c.invalid("Validation Failed", obj{"resource": "Protection", "code": "invalid", "message": err.Error()})

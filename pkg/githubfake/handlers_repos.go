@@ -1,6 +1,7 @@
 package githubfake
 
 import (
+	"encoding/base64"
 	"net/http"
 	"path"
 	"strings"
@@ -177,4 +178,108 @@ func (f *Fake) compareCommits(c *call) {
 		"status": status, "ahead_by": len(ahead), "behind_by": len(behind), "total_commits": len(ahead),
 		"commits": commits, "files": files,
 	})
+}
+
+// putContents answers PUT contents/{path}: one commit on the branch head
+// (default: the default branch) that sets one file, the file's mode kept.
+// Updating an existing file needs its blob sha, a compare-and-swap: another
+// sha is 409 "<path> does not match <sha>". A new path ignores sha. A
+// refusal by branch protection or a ruleset is 409 with the rule's message
+// (the Git Data API's ref update says 422), and the ref move emits push like
+// any other.
+func (f *Fake) putContents(c *call) {
+	r, ok := c.repo()
+	if !ok {
+		return
+	}
+	var req struct {
+		Message   *string     `json:"message"`
+		Content   *string     `json:"content"`
+		SHA       string      `json:"sha"`
+		Branch    string      `json:"branch"`
+		Author    *sigRequest `json:"author"`
+		Committer *sigRequest `json:"committer"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	p := strings.Trim(c.param("path"), "/")
+	switch {
+	case req.Message == nil:
+		c.invalid("Invalid request.\n\n\"message\" wasn't supplied.")
+		return
+	case req.Content == nil:
+		c.invalid("Invalid request.\n\n\"content\" wasn't supplied.")
+		return
+	case p == "" || path.Clean(p) != p || strings.HasPrefix(p, "../"):
+		c.invalid("path contains a malformed path component")
+		return
+	}
+	data, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(*req.Content, "\n", ""))
+	if err != nil {
+		c.invalid("Invalid request.\n\ncontent is not valid Base64")
+		return
+	}
+	branch := req.Branch
+	if branch == "" {
+		branch = r.defaultBranch
+	}
+	head := r.branchSHA(branch)
+	if head == "" {
+		c.fail(http.StatusNotFound, "Branch "+branch+" not found")
+		return
+	}
+	files := f.commitFiles(r, head)
+	old, exists := files[p]
+	if e, found := r.objects.lookupPath(mustTree(r, head), p); found && e.isTree() {
+		c.invalid("Invalid request.\n\n" + p + " is a directory")
+		return
+	}
+	switch {
+	case exists && req.SHA == "":
+		c.invalid("Invalid request.\n\n\"sha\" wasn't supplied.")
+		return
+	case exists && !strings.EqualFold(req.SHA, old.SHA):
+		c.fail(http.StatusConflict, p+" does not match "+req.SHA)
+		return
+	}
+	mode := modeFile
+	if exists {
+		mode = old.Mode
+	}
+	files[p] = fileEntry{Mode: mode, SHA: r.objects.putBlob(data)}
+	tree, err := r.objects.buildTree(files)
+	if err != nil {
+		c.invalid("Invalid request.\n\n" + err.Error())
+		return
+	}
+	def := Signature{Name: c.p.user.Login, Email: noreplyEmail(c.p.user), Date: f.now()}
+	committer, okC := f.signature(req.Committer, def)
+	author, okA := f.signature(req.Author, committer)
+	if !okA || !okC {
+		c.invalid("Invalid request.\n\nFor 'properties/date', is not a date-time.")
+		return
+	}
+	cd := commitData{Tree: tree, Parents: []string{head}, Author: author, Committer: committer, Message: *req.Message}
+	sha := r.objects.putCommit(cd)
+	if err := f.refWriteAllowed(r, "refs/heads/"+branch, sha, c.p.user); err != nil {
+		if ae, ok := err.(*apiError); ok && ae.status == http.StatusUnprocessableEntity {
+			err = &apiError{status: http.StatusConflict, msg: ae.msg}
+		}
+		c.answer(err)
+		return
+	}
+	f.setRef(r, "refs/heads/"+branch, sha, c.p.user)
+	e, _ := r.objects.lookupPath(tree, p)
+	status := http.StatusOK
+	if !exists {
+		status = http.StatusCreated
+	}
+	c.json(status, obj{"content": f.contentJSON(r, branch, p, e, false), "commit": f.gitCommitJSON(r, sha, cd)})
+}
+
+// mustTree is a commit's root tree.
+func mustTree(r *repo, sha string) string {
+	cd, _ := r.objects.commit(sha)
+	return cd.Tree
 }

@@ -30,6 +30,10 @@ type Protection struct {
 	RequiredApprovals int
 	// DismissStaleReviews dismisses approvals when the head moves.
 	DismissStaleReviews bool
+	// RequirePullRequest refuses every change that is not a pull request's
+	// merge, also with RequiredApprovals 0 (GitHub's "Require a pull request
+	// before merging"; set by any required_pull_request_reviews).
+	RequirePullRequest bool
 }
 
 // Ruleset is a repository ruleset on branches.
@@ -422,7 +426,7 @@ func (f *Fake) pushBlocker(r *repo, branch, sha string, actor *User) error {
 		if sha == "" {
 			return refuse("Cannot delete this protected branch")
 		}
-		if p.RequiredApprovals > 0 {
+		if p.RequiredApprovals > 0 || p.RequirePullRequest {
 			return refuse("Changes must be made through a pull request.")
 		}
 		for _, rc := range p.RequiredChecks {

@@ -33,6 +33,7 @@ func (f *Fake) routes() *router {
 	rr.add("GET", repo+"/rulesets/{ruleset_id}", authToken, f.getRuleset)
 	rr.add("GET", repo+"/contents/{path*}", authToken, f.getContents)
 	rr.add("GET", repo+"/contents", authToken, f.getContents)
+	rr.add("PUT", repo+"/contents/{path*}", authToken, f.putContents)
 	rr.add("GET", repo+"/commits", authToken, f.listCommits)
 	rr.add("GET", repo+"/commits/{ref*}/check-runs", authToken, f.listCheckRunsForRef)
 	rr.add("GET", repo+"/commits/{ref*}/statuses", authToken, f.listStatuses)

@@ -87,7 +87,7 @@ func (f *Fake) protectionJSON(r *repo, branch string, p *Protection) obj {
 		"allow_fork_syncing":  obj{"enabled": false},
 		"required_signatures": obj{"url": url + "/required_signatures", "enabled": false},
 	}
-	if p.RequiredApprovals > 0 || p.DismissStaleReviews {
+	if p.RequiredApprovals > 0 || p.DismissStaleReviews || p.RequirePullRequest {
 		out["required_pull_request_reviews"] = obj{
 			"url":                             url + "/required_pull_request_reviews",
 			"dismiss_stale_reviews":           p.DismissStaleReviews,

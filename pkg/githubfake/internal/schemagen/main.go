@@ -156,6 +156,12 @@ var upstreamFixes = map[string]object{
 	// an allOf of simple-user and enterprise, which no account satisfies;
 	// components/schemas/installation has the anyOf that GitHub sends.
 	"apps.list-installations.200": {"type": "array", "items": object{"$ref": "#/components/schemas/installation"}},
+	// A refused contents write is a oneOf of basic-error and
+	// repository-rule-violation-error, whose optional fields let any error
+	// body match both, so the oneOf never holds: either shape will do.
+	"repos.create-or-update-file-contents.409": {"anyOf": []any{
+		object{"$ref": "#/components/schemas/basic-error"},
+		object{"$ref": "#/components/schemas/repository-rule-violation-error"}}},
 }
 
 // openapiSubset keeps the JSON response schemas of the operations the fake
