@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,18 +101,49 @@ func (a *Actions) Apply(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.Rerun {
+	for fresh := 0; req.Rerun; fresh++ {
 		next, refused, err := a.rerunFailed(ctx, run)
 		if err != nil {
 			return nil, err
 		}
-		if refused != "" {
+		if refused == "" {
+			run = next
+			break
+		}
+		if fresh == maxFreshRuns {
 			now := a.opts.Now()
 			return &Outcome{Status: Failed, Run: &run, Started: now, Finished: now, Reason: refused}, nil
 		}
-		run = next
+		// GitHub re-runs a run only for a while and a number of attempts:
+		// past that, a new run of the same commit, keyed after the refused
+		// one, so that a repeated Apply finds it instead of dispatching again.
+		a.opts.Logger.Info("apply: GitHub refused to re-run; dispatching a new run", "repo", run.Repo, "run", run.ID, "why", refused)
+		again := req
+		again.Key = req.RunKey() + freshKeyInfix + strconv.FormatInt(run.ID, 10)
+		if run, err = a.Start(ctx, again); err != nil {
+			return nil, err
+		}
 	}
 	return a.Wait(ctx, run)
+}
+
+// maxFreshRuns bounds the new runs one Apply dispatches for runs GitHub
+// refuses to re-run: more means something else is wrong.
+const maxFreshRuns = 2
+
+// freshKeyInfix joins a request's key and the id of the run it replaces.
+const freshKeyInfix = "-after-"
+
+// OwnsKey reports whether a run key is the request's: its own, or that of
+// a new run dispatched when GitHub refused to re-run one of its runs.
+func (r Request) OwnsKey(key string) bool {
+	k := r.RunKey()
+	if key == k {
+		return true
+	}
+	id, ok := strings.CutPrefix(key, k+freshKeyInfix)
+	_, err := strconv.ParseInt(id, 10, 64)
+	return ok && err == nil
 }
 
 // rerunFailed re-runs the failed jobs of run when its newest attempt ended

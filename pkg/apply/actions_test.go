@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"io"
 	"net/http"
@@ -362,9 +363,14 @@ func TestActionsApplyRerun(t *testing.T) {
 	}
 }
 
-// A run GitHub will not re-run ends the apply as failed, saying so.
+// A run GitHub will not re-run (too old, too many attempts) is replaced by
+// a new run of the same commit, keyed after it; a repeated Apply finds that
+// run instead of dispatching another, and the bot's webhook handler
+// recognises its key. When every new run is refused too, the apply fails,
+// saying so.
 func TestActionsApplyRerunRefused(t *testing.T) {
-	e := newActionsEnv(t, false)
+	const rerun = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs"
+	e := newActionsEnv(t, true)
 	ctx := context.Background()
 	req := e.request()
 	run, err := e.a.Start(ctx, req)
@@ -374,11 +380,69 @@ func TestActionsApplyRerunRefused(t *testing.T) {
 	if err := e.fake.CompleteRun(repo, run.ID, "failure"); err != nil {
 		t.Fatal(err)
 	}
-	e.fake.InjectFault(githubfake.Fault{Route: "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs", Status: 403, Count: 1})
+	e.fake.InjectFault(githubfake.Fault{Route: rerun, Status: 403, Count: 1})
 	req.Rerun = true
-	o, err := e.a.Apply(ctx, req)
+	done := make(chan *apply.Outcome, 1)
+	go func() {
+		o, err := e.a.Apply(ctx, req)
+		if err != nil {
+			t.Errorf("apply: %v", err)
+		}
+		done <- o
+	}()
+	for deadline := time.Now().Add(10 * time.Second); len(e.runs()) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("no new run after the refused re-run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fresh := e.runs()[1]
+	wantKey := fmt.Sprintf("%s-after-%d", req.RunKey(), run.ID)
+	if apply.KeyOf(fresh.DisplayTitle) != wantKey || !req.OwnsKey(wantKey) || req.OwnsKey(req.RunKey()+"-after-x") || req.OwnsKey("rdsbot-other") {
+		t.Errorf("new run %q: want the key %s, owned by the request", fresh.DisplayTitle, wantKey)
+	}
+	if err := e.fake.CompleteRun(repo, fresh.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o.Status != apply.Succeeded || o.Run.ID != fresh.ID {
+		t.Fatalf("after the new run: %+v", o)
+	}
+
+	// A retried job: the old run is refused again, the new run is found.
+	e.fake.InjectFault(githubfake.Fault{Route: rerun, Status: 403, Count: 1})
+	if o, err := e.a.Apply(ctx, req); err != nil || o.Status != apply.Succeeded || len(e.runs()) != 2 {
+		t.Fatalf("repeated apply: %+v %v (%d runs)", o, err, len(e.runs()))
+	}
+
+	// Refused again and again: bounded, and said. The new runs exist
+	// already (an earlier try dispatched them) and failed too.
+	e2 := newActionsEnv(t, false)
+	req2 := e2.request()
+	prev, err := e2.a.Start(ctx, req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if err := e2.fake.CompleteRun(repo, prev.ID, "failure"); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			break
+		}
+		next := req2
+		next.Key = fmt.Sprintf("%s-after-%d", req2.RunKey(), prev.ID)
+		if prev, err = e2.a.Start(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e2.fake.InjectFault(githubfake.Fault{Route: rerun, Status: 403, Count: 100})
+	req2.Rerun = true
+	o, err := e2.a.Apply(ctx, req2)
 	if err != nil || o.Status != apply.Failed || !strings.Contains(o.Reason, "refused to re-run") {
-		t.Fatalf("refused re-run: %+v %v", o, err)
+		t.Fatalf("refused every time: %+v %v", o, err)
+	}
+	if n := len(e2.runs()); n > 3 {
+		t.Errorf("%d runs, want at most 3 (the first and two new ones)", n)
 	}
 }
 

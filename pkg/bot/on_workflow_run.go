@@ -71,7 +71,7 @@ func (h *workflowRunHandler) failedApplyOf(ctx context.Context, repo, key string
 		if err != nil {
 			return ledger.Apply{}, "", false, err
 		}
-		if ok && (apply.Request{Repo: repo, Env: env, SHA: rec.SHA}).RunKey() == key {
+		if ok && (apply.Request{Repo: repo, Env: env, SHA: rec.SHA}).OwnsKey(key) {
 			return rec, env, true, nil
 		}
 	}
