@@ -80,6 +80,9 @@ type gateResult struct {
 	// the check fails closed and says why.
 	failure string
 	facts   *memoFacts
+	// status: one of rdsbot's own status pull requests (statusPull), which
+	// passes without approvals and without a policy evaluation.
+	status bool
 }
 
 // evaluate runs the policy on a pull request for a target.
@@ -96,6 +99,9 @@ func (b *Bot) evaluate(ctx context.Context, c *forge.Client, rc *repoContext, re
 	g.covered = covered
 	if len(covered) == 0 {
 		return g, nil
+	}
+	if g.status, err = b.statusPull(ctx, c, rc, repo, pr, ct.cmp, t.head); err != nil || g.status {
+		return g, err
 	}
 	if t.record {
 		if err := b.ledger.SeeHead(ctx, ledger.HeadDigest{Repo: repo, Pull: pr.Number, Head: t.head, Base: pr.Base,
@@ -206,6 +212,13 @@ func (b *Bot) requestOf(ctx context.Context, rc *repoContext, repo string, issue
 	return req.WithID(contract.RequestID(issue)), who, nil
 }
 
+// The checks' text on a status pull request.
+const (
+	statusTitle  = "Status change by rdsbot"
+	statusPassed = "rdsbot's rollout opened this pull request from its status branch, at a commit it wrote, and it changes only " +
+		"the status and status history of catalog entries and appends to the audit trail: nothing to approve."
+)
+
 // satisfied: every evaluation is approved. passes: every evaluation is
 // approved or in warn mode.
 func (g *gateResult) satisfied() bool {
@@ -259,6 +272,9 @@ func (g *gateResult) approvalCheck(name, head string, group bool) forge.Check {
 		ch.Status, ch.Conclusion, ch.Title = policy.StatusCompleted, policy.ConclusionOK, "Nothing to approve"
 		ch.Summary = "This pull request changes no file rdsbot gates (tfvars, the catalog, request contracts)."
 		return ch
+	case g.status:
+		ch.Status, ch.Conclusion, ch.Title, ch.Summary = policy.StatusCompleted, policy.ConclusionOK, statusTitle, statusPassed
+		return ch
 	case g.failure != "":
 		ch.Status, ch.Conclusion, ch.Title = policy.StatusCompleted, "failure", "rdsbot cannot evaluate the approval policy"
 		ch.Summary = g.table()
@@ -297,6 +313,8 @@ func (g *gateResult) validateCheck(head string) forge.Check {
 	switch {
 	case len(g.covered) == 0:
 		ch.Title, ch.Summary = "Nothing to validate", "This pull request changes no file rdsbot gates."
+	case g.status:
+		ch.Title, ch.Summary = statusTitle, statusPassed
 	case len(g.valid.problems) == 0:
 		ch.Title = "Valid"
 		ch.Summary = fmt.Sprintf("%d gated file(s) checked like `rdsbot validate`, against the rules rdsbot's own plans follow.", len(g.covered))
@@ -366,7 +384,7 @@ func (b *Bot) handleGate(ctx context.Context, r RequestArgs, n int) error {
 	if _, err := c.SetCheck(ctx, r.Repo, g.validateCheck(pr.HeadSHA)); err != nil {
 		return err
 	}
-	if len(g.covered) == 0 {
+	if len(g.covered) == 0 || g.status {
 		return nil
 	}
 	table := g.table()

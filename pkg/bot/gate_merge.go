@@ -60,6 +60,8 @@ func (g *gateResult) mergeDecision() policy.MergeDecision {
 	switch {
 	case len(g.covered) == 0:
 		return policy.MergeDecision{Proceed: true, Reason: "changes no file rdsbot gates"}
+	case g.status:
+		return policy.MergeDecision{Proceed: true, Reason: statusPassed}
 	case g.failure != "":
 		return policy.MergeDecision{Reason: "the approval policy cannot be evaluated, so nothing is applied: " + g.failure}
 	}
@@ -90,6 +92,10 @@ func (g *gateResult) mergeDecision() policy.MergeDecision {
 // and has its request's status say it. Nothing is applied here yet: the
 // apply pipeline will ask MergeCheck itself.
 func (b *Bot) afterMerge(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest) error {
+	if status, err := b.mergedStatusPull(ctx, c, rc, repo, pr); err != nil || status {
+		// The rollout's own status change: nothing to check or roll out.
+		return err
+	}
 	if m, done, err := b.ledger.MergeCheckOf(ctx, repo, pr.Number); err != nil {
 		return err
 	} else if done {

@@ -71,6 +71,9 @@ func parseCatalog(repo fs.FS, cfg *config.Config, env string) (*catalog.File, er
 func (r *rollout) transition(ctx context.Context, names []string, ts []transition, at time.Time, auditLines []string) error {
 	cfg := r.rc.config()
 	at = at.UTC().Truncate(time.Second)
+	if cfg.StatusCommits == config.StatusPullRequest {
+		return r.transitionByPull(ctx, names, ts, at, auditLines)
+	}
 	base := cfg.BaseBranch
 	for try := 0; ; try++ {
 		head, err := r.c.ResolveRef(ctx, r.repo, base)
@@ -92,12 +95,14 @@ func (r *rollout) transition(ctx context.Context, names []string, ts []transitio
 		}
 		switch {
 		case errors.Is(err, forge.ErrProtected):
-			return fmt.Errorf("status commit to %s refused by branch protection: let the App push to %s (a bypass actor): %w", base, base, err)
+			return fmt.Errorf("status commit to %s refused by branch protection: let the App push to %s (a bypass actor), or set status_commits: %s in %s: %w",
+				base, base, config.StatusPullRequest, config.FileName, err)
 		case errors.Is(err, forge.ErrFileMoved):
 		case errors.Is(err, forge.ErrRefMoved):
 			if now, rerr := r.c.ResolveRef(ctx, r.repo, base); rerr == nil && now == head {
 				// Not moved: refused, by a rule forge could not name.
-				return fmt.Errorf("status commit to %s refused (branch protection?): let the App push to %s: %w", base, base, err)
+				return fmt.Errorf("status commit to %s refused (branch protection?): let the App push to %s, or set status_commits: %s in %s: %w",
+					base, base, config.StatusPullRequest, config.FileName, err)
 			}
 		default:
 			return err
@@ -183,7 +188,7 @@ func (r *rollout) commitStatus(ctx context.Context, base, head string, sc status
 // yet (a record carries its time and duration, so an equal one is the same
 // row written by an earlier commit of this rollout).
 func auditChange(repo fs.FS, env string, records []string) (gitops.Change, bool, error) {
-	path := "governance/" + env + "/rds_provision_audit.csv"
+	path := auditPath(env)
 	old, err := fs.ReadFile(repo, path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return gitops.Change{}, false, err
@@ -214,6 +219,9 @@ func auditChange(repo fs.FS, env string, records []string) (gitops.Change, bool,
 	}
 	return ch, true, nil
 }
+
+// auditPath is env's audit trail on the base branch.
+func auditPath(env string) string { return "governance/" + env + "/rds_provision_audit.csv" }
 
 // auditRecords encodes audit rows as CSV records, one string each (with
 // its line end).

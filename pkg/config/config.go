@@ -65,6 +65,11 @@ type Config struct {
 
 	// Apply configures the terraform runners (apply.go).
 	Apply Apply `yaml:"apply"`
+
+	// StatusCommits is how the rollout writes status changes to the base
+	// branch: direct (a push) or pull_request (a pull request the App
+	// merges itself), see status.go.
+	StatusCommits StatusMode `yaml:"status_commits"`
 }
 
 // Permissions name the GitHub teams (slugs in the App's organisation) that
@@ -301,6 +306,8 @@ func Default() *Config {
 		},
 		Reserved: Reserved{MasterUsername: "master_username", AdminDatabase: "database_name"},
 		Apply:    DefaultApply(),
+
+		StatusCommits: StatusDirect,
 	}
 }
 
@@ -387,6 +394,7 @@ func (c *Config) Check() error {
 		}
 	}
 	checkApply(c.Apply, bad)
+	c.checkStatusCommits(bad)
 	return errors.Join(errs...)
 }
 

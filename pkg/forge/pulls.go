@@ -181,6 +181,11 @@ type MergeOptions struct {
 	Method  string // merge (default), squash, rebase
 	Title   string
 	Message string
+	// Record puts the merge commit in the commit ledger, for a merge the App
+	// makes of its own pull request (a status change): its push to the base
+	// is then known as the App's. GitHub writes the commit, so it is recorded
+	// after the answer; a crash in between is harmless (see PutFile).
+	Record bool
 }
 
 // MergePull merges a pull request and returns the merge commit. Errors:
@@ -197,12 +202,19 @@ func (c *Client) MergePull(ctx context.Context, repo string, number int, o Merge
 		&github.PullRequestOptions{SHA: o.SHA, MergeMethod: o.Method, CommitTitle: o.Title})
 	if uncertain(ctx, err) {
 		if pr, gerr := c.GetPull(ctx, repo, number); gerr == nil && pr.Merged && (o.SHA == "" || pr.HeadSHA == o.SHA) {
-			return pr.MergeCommitSHA, nil
+			return pr.MergeCommitSHA, c.recordMerge(ctx, owner, name, pr.MergeCommitSHA, o.Record)
 		}
 		return "", fmt.Errorf("forge: merge #%d of %s: %w: %w", number, repo, ErrUncertain, wrap("merge", err))
 	}
 	if err != nil {
 		return "", wrap(fmt.Sprintf("merge #%d of %s", number, repo), err)
 	}
-	return res.GetSHA(), nil
+	return res.GetSHA(), c.recordMerge(ctx, owner, name, res.GetSHA(), o.Record)
+}
+
+func (c *Client) recordMerge(ctx context.Context, owner, name, sha string, record bool) error {
+	if !record || sha == "" {
+		return nil
+	}
+	return c.recordCommit(ctx, owner, name, sha)
 }
