@@ -80,6 +80,9 @@ type Bot struct {
 	gateCache contentCache
 	rollout   RolloutOptions
 	sets      runnerSets
+	// groupPlans cancels the merge group plans running here (a
+	// context.CancelFunc per repository@head) when GitHub destroys the group.
+	groupPlans sync.Map
 }
 
 // DefaultDispatchEventType is the repository_dispatch event_type rdsbot takes.
