@@ -80,8 +80,8 @@ type Bot struct {
 	gateCache contentCache
 	rollout   RolloutOptions
 	sets      runnerSets
-	// groupPlans cancels the merge group plans running here (a
-	// context.CancelFunc per repository@head) when GitHub destroys the group.
+	// groupPlans are the merge group plans running here (a *groupPlan per
+	// repository@head), stopped when GitHub destroys the group.
 	groupPlans sync.Map
 }
 

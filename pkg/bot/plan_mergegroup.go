@@ -97,6 +97,9 @@ func (b *Bot) groupPlanTargets(ctx context.Context, c *forge.Client, rc *repoCon
 	return chain, planTargets(rc.config(), rc.planner.Schema.Request.Fields["environment"].Enum, cmp.Files), nil
 }
 
+// groupPlan is a merge group's plan running in this process.
+type groupPlan struct{ cancel context.CancelFunc }
+
 // mergeGroupGone reports whether GitHub destroyed a merge group.
 func (b *Bot) mergeGroupGone(ctx context.Context, repo, sha string) (bool, error) {
 	n, err := b.ledger.Count(ctx, mergeGroupGoneScope, mergeGroupKey(repo, sha))
@@ -109,8 +112,8 @@ func (b *Bot) mergeGroupDestroyed(ctx context.Context, repo, sha string) error {
 	if _, err := b.ledger.Bump(ctx, mergeGroupGoneScope, mergeGroupKey(repo, sha)); err != nil {
 		return err
 	}
-	if cancel, ok := b.groupPlans.LoadAndDelete(mergeGroupKey(repo, sha)); ok {
-		cancel.(context.CancelFunc)()
+	if running, ok := b.groupPlans.LoadAndDelete(mergeGroupKey(repo, sha)); ok {
+		running.(*groupPlan).cancel()
 		b.log.InfoContext(ctx, "merge group destroyed: its plan stopped", "repository", repo, "sha", sha)
 	}
 	// A group lives minutes to hours; a week covers late deliveries.
@@ -165,10 +168,10 @@ func (b *Bot) handleGroupPlan(ctx context.Context, a PlanArgs) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	key := mergeGroupKey(a.Repo, a.Group)
-	b.groupPlans.Store(key, cancel)
+	key, running := mergeGroupKey(a.Repo, a.Group), &groupPlan{cancel: cancel}
+	b.groupPlans.Store(key, running)
 	defer func() {
-		b.groupPlans.CompareAndDelete(key, cancel)
+		b.groupPlans.CompareAndDelete(key, running)
 		cancel()
 	}()
 	c, err := b.client(ctx, nil, a.Repo)
