@@ -330,7 +330,7 @@ type planRun struct {
 	at, checkOn string
 	note        string // markdown put before the summary
 	targets     []planTarget
-	ids         []string                          // the requests the commit carries
+	ids         []string                           // the requests the commit carries
 	allow       func(env string) ([]string, error) // protected addresses the plan may destroy
 }
 

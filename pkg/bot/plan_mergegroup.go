@@ -33,7 +33,9 @@ import (
 // destroyed (merged, dequeued, invalidated): their plans are not written.
 const mergeGroupGoneScope = "merge-group-gone"
 
-func mergeGroupKey(repo, sha string) string { return strings.ToLower(repo) + "@" + strings.ToLower(sha) }
+func mergeGroupKey(repo, sha string) string {
+	return strings.ToLower(repo) + "@" + strings.ToLower(sha)
+}
 
 // mergeGroupPlan is merge_group checks_requested for the plan check: a
 // group that changes no terraform input gets success now, any other a
