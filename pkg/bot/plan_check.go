@@ -284,7 +284,7 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 	if issue > 0 {
 		ids = []string{contract.RequestID(issue)}
 	}
-	return b.runPlans(ctx, c, rc, planRun{repo: a.Repo, ref: pr.Head, at: at, checkOn: pr.HeadSHA, note: note, targets: targets, ids: ids,
+	return b.runPlans(ctx, c, rc, planRun{repo: a.Repo, ref: pr.Head, at: at, note: note, targets: targets, ids: ids,
 		allow: func(env string) ([]string, error) { return b.planAllowDestroy(ctx, c, rc, a.Repo, issue, pr, env) }}, check, log)
 }
 
@@ -322,16 +322,15 @@ func (b *Bot) planCommit(ctx context.Context, c *forge.Client, repo string, pr *
 		md.Code(pr.Base), md.Code(shortSHA(pr.HeadSHA)), md.Code(pr.Base), md.Code(shortSHA(parents[0])), md.Code(shortSHA(pr.MergeCommitSHA))), nil
 }
 
-// planRun is one plan job's work: the commit terraform runs at and the
-// commit the check is written on (a pull request's head, a merge group's
-// head).
+// planRun is one plan job's work: the commit terraform runs at (the
+// check's writer knows the commit it is written on).
 type planRun struct {
-	repo, ref   string
-	at, checkOn string
-	note        string // markdown put before the summary
-	targets     []planTarget
-	ids         []string                           // the requests the commit carries
-	allow       func(env string) ([]string, error) // protected addresses the plan may destroy
+	repo, ref string
+	at        string
+	note      string // markdown put before the summary
+	targets   []planTarget
+	ids       []string                           // the requests the commit carries
+	allow     func(env string) ([]string, error) // protected addresses the plan may destroy
 }
 
 // runPlans plans each target at run.at through the environment's runner

@@ -232,7 +232,7 @@ func (b *Bot) handleGroupPlan(ctx context.Context, a PlanArgs) error {
 	}
 	note := fmt.Sprintf("Merge group of %s on %s: the plan is of the group's head, what merging it would apply.\n\n",
 		strings.Join(pulls, ", "), md.Code(shortSHA(chain[0].BuiltOn)))
-	err = b.runPlans(ctx, c, rc, planRun{repo: a.Repo, ref: strings.TrimPrefix(a.GroupRef, "refs/heads/"), at: a.Group, checkOn: a.Group,
+	err = b.runPlans(ctx, c, rc, planRun{repo: a.Repo, ref: strings.TrimPrefix(a.GroupRef, "refs/heads/"), at: a.Group,
 		note: note, targets: targets, ids: ids, allow: func(env string) ([]string, error) {
 			var out []string
 			for i, pr := range prs {
