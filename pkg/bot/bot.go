@@ -80,6 +80,9 @@ type Bot struct {
 	gateCache contentCache
 	rollout   RolloutOptions
 	sets      runnerSets
+	// groupPlans are the merge group plans running here (a *groupPlan per
+	// repository@head), stopped when GitHub destroys the group.
+	groupPlans sync.Map
 }
 
 // DefaultDispatchEventType is the repository_dispatch event_type rdsbot takes.

@@ -30,7 +30,14 @@ func (h *mergeGroupHandler) Handle(ctx context.Context, d webhook.Delivery) erro
 		return err
 	}
 	mg := ev.GetMergeGroup()
-	if ev.GetAction() != "checks_requested" || mg.GetHeadSHA() == "" || d.Repository == "" {
+	if mg.GetHeadSHA() == "" || d.Repository == "" {
+		return nil
+	}
+	switch ev.GetAction() {
+	case "destroyed":
+		return b.mergeGroupDestroyed(ctx, d.Repository, mg.GetHeadSHA())
+	case "checks_requested":
+	default:
 		return nil
 	}
 	c, err := b.client(ctx, &d, d.Repository)
@@ -39,6 +46,10 @@ func (h *mergeGroupHandler) Handle(ctx context.Context, d webhook.Delivery) erro
 	}
 	rc, err := b.loadRepo(ctx, c, d.Repository, b.maxAge)
 	if err != nil {
+		return err
+	}
+	// The plan first: its job runs beside the gate's evaluation.
+	if err := b.mergeGroupPlan(ctx, c, rc, d.Repository, mg.GetHeadRef(), mg.GetHeadSHA(), "merge_group.checks_requested"); err != nil {
 		return err
 	}
 	approval, valid, err := b.gateMergeGroup(ctx, c, rc, d.Repository, mg.GetHeadRef(), mg.GetHeadSHA())

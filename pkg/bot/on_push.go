@@ -65,12 +65,14 @@ func (h *pushHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 
 // replanPulls has the request jobs of the App's open pull requests on
 // branch re-plan them when they touch one of the touched files (all of
-// them when complete is false).
+// them when complete is false), and runs their rdsbot/plan check again
+// when the push changed a terraform input of an environment they change.
 func (b *Bot) replanPulls(ctx context.Context, c *forge.Client, rc *repoContext, repo, branch string, touched map[string]bool, complete bool, reason string) error {
 	pulls, err := c.ListPulls(ctx, repo, forge.PullFilter{State: "open", Base: branch, Labels: []string{rc.config().Labels.PullRequest}})
 	if err != nil {
 		return err
 	}
+	pushed := pushedEnvs(rc, touched)
 	for _, pr := range pulls {
 		if pr.User != c.BotLogin() {
 			continue
@@ -82,11 +84,16 @@ func (b *Bot) replanPulls(ctx context.Context, c *forge.Client, rc *repoContext,
 		if !ok || recorded != pr.Head {
 			continue
 		}
+		var files []forge.PullFile
 		if complete {
-			files, err := c.PullFiles(ctx, repo, pr.Number)
-			if err != nil {
+			if files, err = c.PullFiles(ctx, repo, pr.Number); err != nil {
 				return err
 			}
+		}
+		if err := b.replanCheck(ctx, rc, repo, pr.Number, files, pushed, complete, reason); err != nil {
+			return err
+		}
+		if complete {
 			if !slices.ContainsFunc(files, func(f forge.PullFile) bool {
 				return touched[f.Path] || (f.PreviousPath != "" && touched[f.PreviousPath])
 			}) {
@@ -110,6 +117,41 @@ func (b *Bot) replanPulls(ctx context.Context, c *forge.Client, rc *repoContext,
 		}
 	}
 	return nil
+}
+
+// pushedEnvs are the environments whose terraform inputs a push changed.
+func pushedEnvs(rc *repoContext, touched map[string]bool) map[string]bool {
+	var files []forge.PullFile
+	for p := range touched {
+		files = append(files, forge.PullFile{Path: p})
+	}
+	out := map[string]bool{}
+	for _, t := range planTargets(rc.config(), rc.planner.Schema.Request.Fields["environment"].Enum, files) {
+		out[t.env] = true
+	}
+	return out
+}
+
+// replanCheck asks for a fresh rdsbot/plan of a pull request whose base
+// moved in an environment it changes. Its head did not change, but its
+// plan did: terraform plans against the environment's state, which takes
+// in what the base applied, and the plan runs at the merge with the new
+// base (planCommit), so it shows what merging would apply now. A push that
+// changed no terraform input of those environments leaves the plan as it
+// is; one whose files are not known (complete false) plans every pull
+// request. A pull request that its request job rebuilds is planned again
+// at its new head (coalesced with this one).
+func (b *Bot) replanCheck(ctx context.Context, rc *repoContext, repo string, pull int, files []forge.PullFile, pushed map[string]bool, complete bool, reason string) error {
+	if complete {
+		changed := false
+		for _, t := range planTargets(rc.config(), rc.planner.Schema.Request.Fields["environment"].Enum, files) {
+			changed = changed || pushed[t.env]
+		}
+		if !changed {
+			return nil
+		}
+	}
+	return b.enqueuePlan(ctx, repo, pull, reason)
 }
 
 // statusPush reports whether every commit of a push is one of the App's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"slices"
 	"strconv"
@@ -36,18 +37,27 @@ const QueuePlan = "rdsbot_plan"
 // planWorkers is how many plans run at once per process.
 const planWorkers = 2
 
-// PlanArgs are the arguments of the job that plans one pull request.
+// PlanArgs are the arguments of the job that plans one pull request, or
+// one merge group's head (Group and GroupRef: merge_group.head_sha and
+// head_ref; Pull is 0).
 type PlanArgs struct {
-	Repo   string `json:"repo"`
-	Pull   int    `json:"pull"`
-	Reason string `json:"reason,omitempty"`
+	Repo     string `json:"repo"`
+	Pull     int    `json:"pull"`
+	Group    string `json:"group,omitempty"`
+	GroupRef string `json:"group_ref,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // Kind implements river.JobArgs.
 func (PlanArgs) Kind() string { return "rdsbot_plan" }
 
 // CoalesceKey implements jobs.Coalesced.
-func (a PlanArgs) CoalesceKey() string { return a.Repo + "#plan/" + strconv.Itoa(a.Pull) }
+func (a PlanArgs) CoalesceKey() string {
+	if a.Group != "" {
+		return a.Repo + "#plan/group/" + strings.ToLower(a.Group)
+	}
+	return a.Repo + "#plan/" + strconv.Itoa(a.Pull)
+}
 
 // InsertOpts implements river.JobArgsWithInsertOpts. A plan is only worth
 // a few attempts: the next push or `/rds plan` asks again.
@@ -77,6 +87,9 @@ func (w *planWorker) Discarded(ctx context.Context, job *river.Job[PlanArgs], _ 
 	c, err := w.b.client(ctx, nil, job.Args.Repo)
 	if err != nil {
 		return err
+	}
+	if job.Args.Group != "" {
+		return w.b.groupPlanDiscarded(ctx, c, job.Args, job.Attempt, job.ID)
 	}
 	pr, err := c.GetPull(ctx, job.Args.Repo, job.Args.Pull)
 	if err != nil || pr.State != "open" {
@@ -203,8 +216,12 @@ type planResult struct {
 	out     *apply.Outcome
 }
 
-// handlePlan is the plan job of one pull request.
+// handlePlan is the plan job of one pull request, or of a merge group's
+// head (a.Group).
 func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
+	if a.Group != "" {
+		return b.handleGroupPlan(ctx, a)
+	}
 	log := b.log.With("repository", a.Repo, "pull", a.Pull, "reason", a.Reason)
 	c, err := b.client(ctx, nil, a.Repo)
 	if err != nil {
@@ -256,17 +273,76 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 		}
 		return check(forge.Check{Conclusion: "neutral", Title: "Not planned", Summary: sum})
 	}
+	at, note, err := b.planCommit(ctx, c, a.Repo, pr, cmp)
+	if err != nil {
+		return err
+	}
+	if at == "" {
+		return check(forge.Check{Conclusion: "neutral", Title: "Not planned: the pull request does not merge", Summary: note})
+	}
 	var ids []string
 	if issue > 0 {
 		ids = []string{contract.RequestID(issue)}
 	}
-	set := b.runners(a.Repo, cfg.Apply)
+	return b.runPlans(ctx, c, rc, planRun{repo: a.Repo, ref: pr.Head, at: at, note: note, targets: targets, ids: ids,
+		allow: func(env string) ([]string, error) { return b.planAllowDestroy(ctx, c, rc, a.Repo, issue, pr, env) }}, check, log)
+}
+
+// planCommit chooses the commit a pull request's plan runs at. terraform
+// plans a tree against the environment's state, which holds what the base
+// branch applied; what merging would apply is the merge result. While the
+// head contains its base, that is the head. Once the base moved past it
+// (another request merged and was applied), the head's tfvars lack what
+// the base added, and a plan of the head would show those resources
+// destroyed: the plan is then of GitHub's test merge commit of the pull
+// request (merge_commit_sha, whose parents are the base's tip and the
+// head; the base is trusted as the head is, it is what applies run). at
+// is "" when the pull request does not merge (note says so); an error when
+// GitHub has not computed the merge for the current base yet (the job
+// tries again).
+func (b *Bot) planCommit(ctx context.Context, c *forge.Client, repo string, pr *forge.PullRequest, cmp *forge.Comparison) (at, note string, err error) {
+	if cmp.Status == "ahead" || cmp.Status == "identical" {
+		return pr.HeadSHA, "", nil
+	}
+	switch {
+	case pr.Mergeable == nil:
+		return "", "", fmt.Errorf("plan #%d: GitHub has not computed its merge with %s yet", pr.Number, pr.Base)
+	case !*pr.Mergeable || pr.MergeCommitSHA == "":
+		return "", fmt.Sprintf("%s moved since %s and the pull request no longer merges into it, so what it would apply is not known. "+
+			"rdsbot rebuilds its request pull requests on a moved base; the new head is planned.", md.Code(pr.Base), md.Code(shortSHA(pr.HeadSHA))), nil
+	}
+	parents, err := c.CommitParents(ctx, repo, pr.MergeCommitSHA)
+	if err != nil {
+		return "", "", err
+	}
+	if len(parents) != 2 || !strings.EqualFold(parents[1], pr.HeadSHA) || (pr.BaseSHA != "" && !strings.EqualFold(parents[0], pr.BaseSHA)) {
+		return "", "", fmt.Errorf("plan #%d: GitHub's merge commit %.12s is not of the head %.12s on the base %.12s yet", pr.Number, pr.MergeCommitSHA, pr.HeadSHA, pr.BaseSHA)
+	}
+	return pr.MergeCommitSHA, fmt.Sprintf("%s moved since this head, so the plan is of the merge of %s into %s at %s (GitHub's test merge %s): what merging would apply.\n\n",
+		md.Code(pr.Base), md.Code(shortSHA(pr.HeadSHA)), md.Code(pr.Base), md.Code(shortSHA(parents[0])), md.Code(shortSHA(pr.MergeCommitSHA))), nil
+}
+
+// planRun is one plan job's work: the commit terraform runs at (the
+// check's writer knows the commit it is written on).
+type planRun struct {
+	repo, ref string
+	at        string
+	note      string // markdown put before the summary
+	targets   []planTarget
+	ids       []string                           // the requests the commit carries
+	allow     func(env string) ([]string, error) // protected addresses the plan may destroy
+}
+
+// runPlans plans each target at run.at through the environment's runner
+// and writes the check.
+func (b *Bot) runPlans(ctx context.Context, c *forge.Client, rc *repoContext, run planRun, check func(forge.Check) error, log *slog.Logger) error {
+	set := b.runners(run.repo, rc.config().Apply)
 	// A plan that takes a while shows as in progress; a quick one is
 	// written once, finished (each write counts against GitHub's limits).
 	started := make(chan error, 1)
 	slow := time.AfterFunc(planInProgressAfter, func() {
-		started <- check(forge.Check{Status: policy.StatusInProgress, Title: "Planning " + envList(targets),
-			Summary: fmt.Sprintf("`terraform plan` runs at %s.", md.Code(shortSHA(pr.HeadSHA)))})
+		started <- check(forge.Check{Status: policy.StatusInProgress, Title: "Planning " + envList(run.targets),
+			Summary: fmt.Sprintf("`terraform plan` runs at %s.", md.Code(shortSHA(run.at)))})
 	})
 	// settled waits for the in-progress write, if it started, so that it
 	// never lands after the result.
@@ -278,30 +354,32 @@ func (b *Bot) handlePlan(ctx context.Context, a PlanArgs) error {
 	})
 	defer settled()
 	var results []planResult
-	for _, t := range targets {
+	for _, t := range run.targets {
 		p := set.Planner(t.env)
 		if p == nil {
 			results = append(results, planResult{env: t.env, skipped: true})
 			continue
 		}
-		allow, err := b.planAllowDestroy(ctx, c, rc, a.Repo, issue, pr, t.env)
+		allow, err := run.allow(t.env)
 		if err != nil {
 			return err
 		}
-		out, err := p.Plan(ctx, apply.Request{Repo: a.Repo, Env: t.env, Ref: pr.Head, SHA: pr.HeadSHA, Roots: t.roots, RequestIDs: ids, AllowDestroy: allow})
+		out, err := p.Plan(ctx, apply.Request{Repo: run.repo, Env: t.env, Ref: run.ref, SHA: run.at, Roots: t.roots, RequestIDs: run.ids, AllowDestroy: allow})
 		if err != nil {
-			return fmt.Errorf("plan %s at %.12s: %w", t.env, pr.HeadSHA, err)
+			return fmt.Errorf("plan %s at %.12s: %w", t.env, run.at, err)
 		}
 		if out.Status == apply.Cancelled && ctx.Err() != nil {
-			return fmt.Errorf("plan %s at %.12s: %w", t.env, pr.HeadSHA, ctx.Err())
+			return fmt.Errorf("plan %s at %.12s: %w", t.env, run.at, ctx.Err())
 		}
-		log.InfoContext(ctx, "planned", "env", t.env, "sha", pr.HeadSHA, "status", out.Status)
+		log.InfoContext(ctx, "planned", "env", t.env, "sha", run.at, "status", out.Status)
 		results = append(results, planResult{env: t.env, out: out})
 	}
 	if err := settled(); err != nil {
 		return err
 	}
-	return check(planCheck(results, pr.HeadSHA))
+	ch := planCheck(results, run.at)
+	ch.Summary = md.Cap(run.note+ch.Summary, 60000, "The summary was cut to fit a check run.")
+	return check(ch)
 }
 
 // planInProgressAfter is how long a plan runs before its check shows it

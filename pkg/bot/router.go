@@ -32,7 +32,7 @@ var handled = map[string]func(action string) bool{
 	"push":                anyAction,
 	"pull_request":        anyAction,
 	"pull_request_review": anyAction,
-	"merge_group":         func(a string) bool { return a == "checks_requested" },
+	"merge_group":         func(a string) bool { return a == "checks_requested" || a == "destroyed" },
 	"membership":          anyAction,
 	"team":                anyAction,
 	"organization":        anyAction,

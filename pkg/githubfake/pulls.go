@@ -65,6 +65,7 @@ func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
 		st.mergeable, st.state = false, "dirty"
 	default:
 		st.mergeable = true
+		st.mergeCommitSHA = f.testMerge(r, pr, base, head, st.merged)
 		st.block = f.mergeBlocker(r, pr, head, nil, true)
 		switch {
 		case pr.Draft:
@@ -80,6 +81,29 @@ func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
 		}
 	}
 	return st
+}
+
+// testMerge is GitHub's test merge commit of an open pull request that
+// merges cleanly (merge_commit_sha, refs/pull/<n>/merge): the merge result's
+// tree with the base's tip and the head as parents. Its times are the
+// later of the two parents', so the same base and head give the same commit.
+func (f *Fake) testMerge(r *repo, pr *PullRequest, base, head string, merged map[string]fileEntry) string {
+	bc, err1 := r.objects.commit(base)
+	hc, err2 := r.objects.commit(head)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	tree, err := r.objects.buildTree(merged)
+	if err != nil {
+		return ""
+	}
+	at := bc.Committer.Date
+	if hc.Committer.Date.After(at) {
+		at = hc.Committer.Date
+	}
+	sig := Signature{Name: "GitHub", Email: "noreply@github.com", Date: at}
+	return r.objects.putCommit(commitData{Tree: tree, Parents: []string{base, head}, Author: sig, Committer: sig,
+		Message: fmt.Sprintf("Merge %s into %s", head, base)})
 }
 
 // commitFiles flattens a commit's tree; "" or an unknown commit is empty.
