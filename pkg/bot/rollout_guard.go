@@ -64,6 +64,14 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 	if stop == "" {
 		limit = 1 // nothing to start from: the target alone
 	}
+	// A walk that cannot reach the start fails closed, unless a
+	// break-glass approver released the target itself.
+	cannot := func(why string) ([]unreviewedCommit, error) {
+		if _, ok, err := b.ledger.Released(ctx, r.repo, r.env, target); err != nil || ok {
+			return nil, err
+		}
+		return []unreviewedCommit{{sha: strings.ToLower(target), why: why}}, nil
+	}
 	type link struct{ sha, parent string }
 	var chain []link
 	for sha := strings.ToLower(target); sha != stop; {
@@ -71,8 +79,8 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 			if stop == "" {
 				break
 			}
-			return []unreviewedCommit{{sha: target, why: fmt.Sprintf("the history of %.12s does not reach the last applied commit %.12s within %d commits, so what an apply would bring cannot be checked",
-				target, stop, guardDepth)}}, nil
+			return cannot(fmt.Sprintf("the history of %.12s does not reach the last applied commit %.12s within %d commits, so what an apply would bring cannot be checked",
+				target, stop, guardDepth))
 		}
 		parents, err := c.CommitParents(ctx, r.repo, sha)
 		if err != nil {
@@ -85,7 +93,7 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 		chain = append(chain, l)
 		if l.parent == "" {
 			if stop != "" {
-				return []unreviewedCommit{{sha: target, why: fmt.Sprintf("the history of %.12s does not contain the last applied commit %.12s, so what an apply would bring cannot be checked", target, stop)}}, nil
+				return cannot(fmt.Sprintf("the history of %.12s does not contain the last applied commit %.12s, so what an apply would bring cannot be checked", target, stop))
 			}
 			break
 		}
@@ -264,6 +272,9 @@ func (r *rollout) holdUnreviewed(ctx context.Context, names []string) error {
 	u := r.unreviewed[0]
 	note := fmt.Sprintf("not applied: commit %.12s changed %s: %s, and commit %.12s contains it. A member of the break-glass teams who did not push it can release it with /rds release %.12s <reason>",
 		u.sha, filesText(u.files), u.why, r.target.SHA, u.sha)
+	if len(u.files) == 0 {
+		note = fmt.Sprintf("not applied: %s. A member of the break-glass teams can accept commit %.12s as it is with /rds release %.12s <reason>", u.why, u.sha, u.sha)
+	}
 	if more := len(r.unreviewed) - 1; more > 0 {
 		note += fmt.Sprintf(" (%d more unreviewed commit(s) follow it)", more)
 	}
@@ -287,6 +298,9 @@ func (r *rollout) flagUnreviewed(ctx context.Context, list []unreviewedCommit) e
 			continue
 		}
 		desc := fmt.Sprintf("not applied to %s: %s changed without review; /rds release %.12s <reason> to accept", r.env, filesText(u.files), u.sha)
+		if len(u.files) == 0 {
+			desc = fmt.Sprintf("not applied to %s: %s", r.env, u.why)
+		}
 		if err := r.c.SetStatus(ctx, r.repo, u.sha, forge.Status{Context: ApplyStatus, State: "failure", Description: md.Truncate(desc, 140)}); err != nil {
 			return err
 		}
