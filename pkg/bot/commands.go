@@ -15,6 +15,9 @@ const (
 	// CmdDecommission opens the decommission pull request of an active
 	// database; the rest of its line is the reason.
 	CmdDecommission Command = "decommission"
+	// CmdRelease accepts a commit that changed the environment without a
+	// reviewed pull request: `/rds release <sha> <reason>`.
+	CmdRelease Command = "release"
 )
 
 // ParseCommand finds the first `/rds <verb>` line of a comment body. Only a
@@ -30,7 +33,7 @@ func ParseCommand(body string) (cmd Command, unknown string, ok bool) {
 			return "", "", false
 		}
 		switch c := Command(strings.ToLower(fields[1])); c {
-		case CmdStatus, CmdRetry, CmdPlan, CmdDecommission:
+		case CmdStatus, CmdRetry, CmdPlan, CmdDecommission, CmdRelease:
 			return c, "", true
 		default:
 			return "", fields[1], true

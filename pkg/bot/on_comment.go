@@ -74,7 +74,10 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 			return err
 		}
 	}
-	if !allowed {
+	// A release is the policy's to decide (a break-glass member, who may
+	// not command otherwise); only an organisation member can be one.
+	release := cmd == CmdRelease && isOrgMember(ev.GetComment().GetAuthorAssociation())
+	if !allowed && !release {
 		b.log.InfoContext(ctx, "/rds command from someone who may not run it: ignored",
 			"repository", d.Repository, "issue", n, "user", who, "association", ev.GetComment().GetAuthorAssociation())
 		return nil
@@ -87,7 +90,7 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 		return err
 	}
 	if unknown != "" {
-		return reply(fmt.Sprintf("%s is not a command; use `/rds status`, `/rds plan`, `/rds retry` or `/rds decommission`.", md.Code("/rds "+unknown)))
+		return reply(fmt.Sprintf("%s is not a command; use `/rds status`, `/rds plan`, `/rds retry`, `/rds decommission` or `/rds release`.", md.Code("/rds "+unknown)))
 	}
 	id := contract.RequestID(n)
 	switch cmd {
@@ -108,6 +111,12 @@ func (h *commentHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 		return reply(fmt.Sprintf("running %s again now; the status comment on #%d follows it.", id, n))
 	case CmdDecommission:
 		text, err := b.decommission(ctx, c, d.Repository, n, who, commandRest(ev.GetComment().GetBody()))
+		if err != nil {
+			return err
+		}
+		return reply(text)
+	case CmdRelease:
+		text, err := b.release(ctx, c, d.Repository, n, who, ev.GetComment().GetBody())
 		if err != nil {
 			return err
 		}

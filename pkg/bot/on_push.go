@@ -60,6 +60,9 @@ func (h *pushHandler) Handle(ctx context.Context, d webhook.Delivery) error {
 			return err
 		}
 	}
+	if err := b.pushRollouts(ctx, d.Repository, branch, ev, rc, touched, complete); err != nil {
+		return err
+	}
 	return b.replanPulls(ctx, c, rc, d.Repository, branch, touched, complete, "base "+branch+" moved")
 }
 

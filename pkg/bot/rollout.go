@@ -80,6 +80,9 @@ type rollout struct {
 	held *ledger.Merge
 	// retry: the target's failed step was asked to run again.
 	retry bool
+	// unreviewed: commits the target contains that changed the
+	// environment past review (rollout_guard.go); they hold it.
+	unreviewed []unreviewedCommit
 }
 
 // rollOut applies the newest checked merge of an environment and carries
@@ -109,7 +112,7 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 		pending = merges[i+1:]
 	}
 	if len(pending) == 0 {
-		return nil
+		return b.reportUnreviewed(ctx, c, rc, a.Repo, a.Env)
 	}
 	if wait := b.rollout.debounce() - b.now().Sub(pending[len(pending)-1].At); wait > 0 {
 		// Merges close together make one apply of the newest.
@@ -123,7 +126,8 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 		}
 	}
 	if ti < 0 {
-		return nil // only merges past the check: their requests say so
+		// Only merges past the check: their requests say so.
+		return b.reportUnreviewed(ctx, c, rc, a.Repo, a.Env)
 	}
 	r.target = pending[ti]
 	for i := range pending[:ti] {
@@ -138,6 +142,9 @@ func (b *Bot) rollOut(ctx context.Context, a ApplyArgs) error {
 			r.held = &pending[i]
 			break
 		}
+	}
+	if r.unreviewed, err = r.guard(ctx, r.target.SHA, false); err != nil {
+		return err
 	}
 	if err := r.run(ctx); err != nil {
 		return err
@@ -173,6 +180,9 @@ func (r *rollout) run(ctx context.Context) error {
 			return err
 		}
 		return r.notify(ctx, names)
+	}
+	if len(r.unreviewed) > 0 {
+		return r.holdUnreviewed(ctx, names)
 	}
 	switch {
 	case ok && rec.State == ledger.ApplySucceeded && rec.Step == ledger.StepDone:

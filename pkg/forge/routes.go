@@ -23,6 +23,7 @@ var routeTemplates = compileRoutes([]string{
 	"GET /repos/{owner}/{repo}/commits/{ref*}/check-runs",
 	"GET /repos/{owner}/{repo}/commits/{ref*}/status",
 	"GET /repos/{owner}/{repo}/commits/{ref*}/statuses",
+	"GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
 	"GET /repos/{owner}/{repo}/commits/{ref*}",
 	"GET /repos/{owner}/{repo}/compare/{basehead*}",
 	"GET /repos/{owner}/{repo}/git/ref/{ref*}",

@@ -572,6 +572,31 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 				t.Fatalf("%s after both merges: %v", p, err)
 			}
 		}
+		// Pull requests of a commit: on main, the merged ones that brought it
+		// (its squash commit); elsewhere, the open ones that contain it (a
+		// squashed pull request's own commit: none). (#prNumber's label has no description, which
+		// GitHub sends as null and its OpenAPI description calls a string:
+		// the bot tests cover merge commits.)
+		for _, c := range []struct {
+			sha  string
+			want []int
+		}{
+			{docsHead, nil},
+			{sq.GetSHA(), []int{docsPR}},
+			{mainSHA, nil},
+			{f.BranchSHA(repoName, "conflict"), []int{conflictPR}},
+		} {
+			prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, o, r, c.sha, nil)
+			var got []int
+			for _, pr := range prs {
+				got = append(got, pr.GetNumber())
+			}
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Errorf("pull requests of %.7s: %v %v, want %v", c.sha, got, err, c.want)
+			}
+		}
+		_, _, err = gh.PullRequests.ListPullRequestsWithCommit(ctx, o, r, "0000000000000000000000000000000000000000", nil)
+		wantErr(t, err, 422, "No commit found")
 		_, _, err = gh.PullRequests.Merge(ctx, o, r, conflictPR, "", &github.PullRequestOptions{MergeMethod: "rebase"})
 		wantErr(t, err, 405, "Rebase merges are not allowed")
 		if _, _, err := gh.PullRequests.Edit(ctx, o, r, conflictPR, &github.PullRequest{State: github.String("closed")}); err != nil {

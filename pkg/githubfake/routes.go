@@ -38,6 +38,7 @@ func (f *Fake) routes() *router {
 	rr.add("GET", repo+"/commits/{ref*}/check-runs", authToken, f.listCheckRunsForRef)
 	rr.add("GET", repo+"/commits/{ref*}/statuses", authToken, f.listStatuses)
 	rr.add("GET", repo+"/commits/{ref*}/status", authToken, f.getCombinedStatus)
+	rr.add("GET", repo+"/commits/{commit_sha}/pulls", authToken, f.listCommitPulls)
 	rr.add("GET", repo+"/commits/{ref*}", authToken, f.getRepoCommit)
 	rr.add("GET", repo+"/compare/{basehead*}", authToken, f.compareCommits)
 
