@@ -131,6 +131,12 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 		if len(files) == 0 {
 			continue
 		}
+		if ok, err := r.pushedByApp(ctx, l.sha); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if envless {
 			// Only files of no one environment (a single-file catalog): a
 			// merge re-checked for any environment was checked for them.
@@ -152,6 +158,18 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 	}
 	slices.Reverse(out)
 	return out, nil
+}
+
+// pushedByApp reports whether GitHub said the App itself pushed a commit
+// (the push event's sender, as recorded): a status commit of rdsbot's own
+// that a crash kept out of the commit ledger (PutFile records it after
+// GitHub answers). Only the App's own tokens make the App the sender.
+func (r *rollout) pushedByApp(ctx context.Context, sha string) (bool, error) {
+	who, ok, err := r.b.ledger.Pusher(ctx, r.repo, sha)
+	if err != nil || !ok {
+		return false, err
+	}
+	return strings.EqualFold(who, r.c.BotLogin()), nil
 }
 
 // guardStart is the commit the walk stops at ("" when there is none).

@@ -1,11 +1,14 @@
 package sandbox
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/rdsbot/rdsbot/pkg/bot"
 	"github.com/rdsbot/rdsbot/pkg/catalog"
+	"github.com/rdsbot/rdsbot/pkg/forge"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
 )
 
@@ -174,5 +177,48 @@ func TestDirectOwnCommitsAndSquashDoNotHold(t *testing.T) {
 		if st := applyStatuses(s, c.SHA); len(st) != 0 {
 			t.Errorf("commit %.12s (%s) marked: %+v", c.SHA, c.Message, st)
 		}
+	}
+}
+
+// A status commit the App wrote but never put in its commit ledger (a
+// crash between PutFile's answer and the record) is still the App's: the
+// push event GitHub signed names the App as its sender, so the next
+// rollout is not held by it.
+func TestDirectAppCommitOutsideLedgerDoesNotHold(t *testing.T) {
+	s, _ := startRollout(t, Options{})
+	openOrders(t, s, Requester, ordersAnswers)
+	settle(t, s)
+	approveAndMerge(t, s, "rds/test/orders_service")
+	settleRollout(t, s)
+
+	ctx := context.Background()
+	c, err := s.Server.App().ForRepo(ctx, s.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "rds-catalog/test.yaml"
+	old, err := s.Fake.File(s.Repo, "main", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	res, _, err := c.GitHub().Repositories.UpdateFile(ctx, owner, name, path, &github.RepositoryContentFileOptions{
+		Message: github.String("rds(test): a status commit the ledger never heard of [skip ci]"),
+		Content: append(old, []byte("# written by the App, not recorded\n")...),
+		SHA:     github.String(forge.BlobSHA(old)), Branch: github.String("main")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unrecorded := res.Commit.GetSHA()
+
+	n := openOrders(t, s, "erin", withAnswer(withAnswer(ordersAnswers, "Database name", "billing_service"), "Application username", "billing_app"))
+	settle(t, s)
+	approveAndMerge(t, s, "rds/test/billing_service")
+	settleRollout(t, s)
+	if e := catalogEntry(t, s, "test", "billing_service"); e.Metadata.Status != catalog.StatusActive {
+		t.Fatalf("billing_service is %s, want active\n%s", e.Metadata.Status, statusOf(s, n))
+	}
+	if st := applyStatuses(s, unrecorded); len(st) != 0 {
+		t.Errorf("the App's own commit was marked: %+v", st)
 	}
 }
