@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"path"
 	"slices"
 	"strings"
 
@@ -169,7 +170,8 @@ func (b *Bot) statusPush(ctx context.Context, repo string, ev *github.PushEvent,
 		for _, list := range [][]string{cm.Added, cm.Modified, cm.Removed} {
 			for _, p := range list {
 				_, isCatalog := matchTemplate(cfg.Catalog.Path, p)
-				if !isCatalog && !(strings.HasPrefix(p, "governance/") && strings.HasSuffix(p, "/rds_provision_audit.csv")) {
+				_, isContract := contractEnv(rc, p)
+				if !isCatalog && !isContract && !(strings.HasPrefix(p, "governance/") && strings.HasSuffix(p, "/rds_provision_audit.csv")) {
 					return false, nil
 				}
 			}
@@ -211,4 +213,20 @@ func cleanMerge(pr *forge.PullRequest) bool {
 		return true
 	}
 	return false
+}
+
+// contractEnv is the environment of a request contract's path, in the
+// contract-driven mode.
+func contractEnv(rc *repoContext, p string) (string, bool) {
+	cfg := rc.config()
+	if !cfg.ContractMode() {
+		return "", false
+	}
+	for _, env := range rc.planner.Schema.Request.Fields["environment"].Enum {
+		pat := cfg.ContractFiles(env)
+		if _, ok := pat.Match(path.Base(p)); ok && path.Dir(p) == pat.Dir {
+			return env, true
+		}
+	}
+	return "", false
 }

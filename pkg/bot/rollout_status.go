@@ -137,6 +137,7 @@ func (r *rollout) statusChange(repo fs.FS, names []string, ts []transition, at t
 		return statusChange{}, err
 	}
 	var sc statusChange
+	var contracts []gitops.Change
 	for _, n := range names {
 		e, ok := f.Get(n, r.env)
 		if !ok {
@@ -150,6 +151,12 @@ func (r *rollout) statusChange(repo fs.FS, names []string, ts []transition, at t
 				return statusChange{}, err
 			}
 			sc.moved = append(sc.moved, fmt.Sprintf("%s %s → %s", n, e.Metadata.Status, t.to))
+			// In the contract mode the request's contract follows.
+			if ch, ok, err := r.rc.planner.ContractStatus(repo, r.env, n, t.to); err != nil {
+				return statusChange{}, err
+			} else if ok {
+				contracts = append(contracts, ch)
+			}
 			break
 		}
 	}
@@ -160,7 +167,7 @@ func (r *rollout) statusChange(repo fs.FS, names []string, ts []transition, at t
 	if err != nil {
 		return statusChange{}, err
 	}
-	sc.changes = []gitops.Change{{Path: path, Old: old, New: out}}
+	sc.changes = append([]gitops.Change{{Path: path, Old: old, New: out}}, contracts...)
 	if ch, ok, err := auditChange(repo, r.env, auditLines); err != nil {
 		return statusChange{}, err
 	} else if ok {

@@ -170,7 +170,9 @@ func (b *Bot) statusPull(ctx context.Context, c *forge.Client, rc *repoContext, 
 				why = "rewrites the audit trail"
 			}
 		default:
-			why = "changes " + f.Path
+			if ce, ok := contractEnv(rc, f.Path); !ok || ce != env || old == nil || now == nil || !rc.planner.ContractStatusOnly(f.Path, old, now) {
+				why = "changes " + f.Path
+			}
 		}
 		if why != "" {
 			b.log.WarnContext(ctx, "a pull request from a status branch is not a status change; gated as any other",

@@ -418,3 +418,45 @@ func (p *Planner) GeneratedDir(env string) string {
 	}
 	return dir
 }
+
+// ContractStatus is the change that has the contract of env's database db
+// follow its catalog entry to the status to (the rollout's transitions):
+// ok is false when there is nothing to change (no contract, as for a
+// direct tfvars entry, or the contract there already). The catalog's state
+// machine decides the move; the contract mirrors it.
+func (p *Planner) ContractStatus(repo fs.FS, env, db string, to catalog.Status) (Change, bool, error) {
+	if !p.Config.ContractMode() {
+		return Change{}, false, nil
+	}
+	r, err := p.currentContract(repo, env, db)
+	if err != nil || r == nil || r.Request == nil || r.Status == string(to) {
+		return Change{}, false, err
+	}
+	doc, err := r.Request.ContractYAML(p.Schema.Request, string(to), r.Created)
+	if err != nil {
+		return Change{}, false, err
+	}
+	old, err := fs.ReadFile(repo, r.Path)
+	if err != nil {
+		return Change{}, false, err
+	}
+	return Change{Path: r.Path, Old: old, New: doc}, true, nil
+}
+
+// ContractStatusOnly reports whether after is before with only its status
+// changed, as ContractStatus writes it: the contract validates, and after
+// is its canonical rendering with after's status (a known one) and
+// before's creation date.
+func (p *Planner) ContractStatusOnly(name string, before, after []byte) bool {
+	raw, probs := contract.FromYAML(p.Schema.Request, before, name)
+	req, vprobs := contract.Validate(p.Schema, raw)
+	if append(probs, vprobs...).Err() != nil {
+		return false
+	}
+	next, _ := contract.FromYAML(p.Schema.Request, after, name)
+	if _, err := catalog.ParseStatus(next.Status); err != nil {
+		return false
+	}
+	doc, err := req.ContractYAML(p.Schema.Request, next.Status, raw.Created)
+	return err == nil && bytes.Equal(doc, after)
+}

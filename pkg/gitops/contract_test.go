@@ -182,3 +182,37 @@ func TestReservedInstanceNames(t *testing.T) {
 		}
 	}
 }
+
+// ContractStatus has a contract follow its catalog entry; ContractStatusOnly
+// tells that change from any other edit of the contract.
+func TestContractStatus(t *testing.T) {
+	repo := rdsbot.ContractExample()
+	p := planner(t, repo)
+	plan, err := p.PlanRequest(repo, request(t, p, map[string]string{"environment": "staging", "size": "medium"}), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := gitops.Overlay(repo, plan.Changes)
+	ch, ok, err := p.ContractStatus(after, "staging", "orders_service", catalog.StatusApproved)
+	if err != nil || !ok || ch.Path != "docs/20-contracts/rds-requests/staging/RDS-0042.yaml" || !strings.Contains(string(ch.New), "status: approved") {
+		t.Fatalf("ContractStatus: %v %v %+v", err, ok, ch)
+	}
+	if !p.ContractStatusOnly(ch.Path, ch.Old, ch.New) {
+		t.Error("a status change is not taken for one")
+	}
+	for name, edit := range map[string]func(string) string{
+		"size":          func(s string) string { return strings.Replace(s, "medium", "large", 1) },
+		"unknown state": func(s string) string { return strings.Replace(s, "status: approved", "status: shipped", 1) },
+		"a comment":     func(s string) string { return s + "# note\n" },
+	} {
+		if p.ContractStatusOnly(ch.Path, ch.Old, []byte(edit(string(ch.New)))) {
+			t.Errorf("%s: taken for a status change", name)
+		}
+	}
+	if _, ok, err := p.ContractStatus(gitops.Overlay(after, []gitops.Change{ch}), "staging", "orders_service", catalog.StatusApproved); err != nil || ok {
+		t.Errorf("a contract there already: %v %v", ok, err)
+	}
+	if _, ok, err := p.ContractStatus(after, "staging", "nobody", catalog.StatusApproved); err != nil || ok {
+		t.Errorf("no contract: %v %v", ok, err)
+	}
+}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +14,8 @@ import (
 
 // In the contract-driven mode a request's database is in its generated
 // JSON, not in the tfvars: after the merge, provisioning reads it from
-// there, and the app user logs in with its secret.
+// there, and the app user logs in with its secret. The contract follows the
+// catalog to active in the same status commits, which start nothing more.
 func TestContractModeRolloutToActive(t *testing.T) {
 	s, m := startRollout(t, Options{Content: rdsbot.ContractExample()})
 	if _, err := s.Fake.As(Backstage).DispatchWorkflow(s.Repo, "create-rds-database.yml", "main", backstageInputs("payments", "test")); err != nil {
@@ -29,6 +31,31 @@ func TestContractModeRolloutToActive(t *testing.T) {
 	}
 	if a := applies(t, s); len(a) != 1 {
 		t.Errorf("%d applies, want 1", len(a))
+	}
+	var contractPath string
+	files, _ := s.Fake.Files(s.Repo, "main")
+	for _, f := range files {
+		if strings.HasPrefix(f, "docs/20-contracts/rds-requests/test/") {
+			contractPath = f
+		}
+	}
+	ct, err := s.Fake.File(s.Repo, "main", contractPath)
+	if err != nil || !strings.Contains(string(ct), "status: active") {
+		t.Errorf("contract %s on main (%v):\n%s", contractPath, err, ct)
+	}
+	for _, c := range mainCommits(t, s) {
+		_, to, ok := strings.Cut(strings.SplitN(c.Message, "\n", 2)[0], "→ ")
+		if !strings.Contains(c.Message, "[skip ci]") || !ok {
+			continue
+		}
+		to = strings.Fields(to)[0]
+		if at, _ := s.Fake.File(s.Repo, c.SHA, contractPath); !strings.Contains(string(at), "status: "+to) {
+			t.Errorf("at the status commit %q the contract is not %s:\n%s", c.Message, to, at)
+		}
+	}
+	settleRollout(t, s)
+	if a := applies(t, s); len(a) != 1 {
+		t.Errorf("%d applies after the status commits, want 1", len(a))
 	}
 	sec, err := s.Rollout.Options.Secrets.Get(context.Background(), "goldenpath/test/payments/postgres")
 	if err != nil {
