@@ -272,10 +272,6 @@ func (j *requestJob) decommissionNote(pulls []*forge.PullRequest) {
 	}
 }
 
-// Terraform addresses of a database's secret in the standalone root
-// (envs/<env>-rds/main.tf: for_each over application_databases).
-var decommissionedSecrets = []string{`aws_secretsmanager_secret.app[%q]`, `aws_secretsmanager_secret_version.app[%q]`}
-
 // allowDestroy are the addresses the apply may destroy although they are
 // protected: the secrets of the databases the rollout decommissions, each
 // only when its decommission pull request was opened by rdsbot for that
@@ -307,7 +303,7 @@ func (r *rollout) allowDestroy(ctx context.Context, names []string) ([]string, e
 			r.b.log.InfoContext(ctx, "decommission without its approvals: its secret stays protected", "repository", r.repo, "env", r.env, "database", n)
 			continue
 		}
-		out = append(out, secretAddresses(n)...)
+		out = append(out, secretAddresses(r.rc.config(), n)...)
 	}
 	return out, nil
 }
@@ -399,14 +395,15 @@ func (b *Bot) planAllowDestroy(ctx context.Context, c *forge.Client, rc *repoCon
 	if err != nil || req == nil || req.Environment != env || pr.Head != decommissionBranch(rc.config(), env, req.DatabaseName) {
 		return nil, err
 	}
-	return secretAddresses(req.DatabaseName), nil
+	return secretAddresses(rc.config(), req.DatabaseName), nil
 }
 
-// secretAddresses are the addresses of a database's secret.
-func secretAddresses(db string) []string {
-	out := make([]string, 0, len(decommissionedSecrets))
-	for _, a := range decommissionedSecrets {
-		out = append(out, fmt.Sprintf(a, db))
+// secretAddresses are the addresses a decommission of db may destroy
+// (apply.plan.decommission_destroys; db's name is a plain identifier).
+func secretAddresses(cfg *config.Config, db string) []string {
+	out := make([]string, 0, len(cfg.Apply.Plan.DecommissionDestroys))
+	for _, a := range cfg.Apply.Plan.DecommissionDestroys {
+		out = append(out, strings.ReplaceAll(a, "{db}", db))
 	}
 	return out
 }

@@ -71,6 +71,12 @@ type PlanPolicy struct {
 	// Skip lists environments where no pull-request plan runs (for example
 	// where rdsbot holds no credentials and applies through actions).
 	Skip []string `yaml:"skip"`
+	// DecommissionDestroys are the addresses an approved decommission may
+	// destroy although they are protected, "{db}" standing for the
+	// database's name (its key in the root's for_each): its secret and the
+	// secret's version in this repository's standalone root. A database
+	// instance never.
+	DecommissionDestroys []string `yaml:"decommission_destroys"`
 }
 
 // ActionsRunner configures the actions runner.
@@ -112,7 +118,8 @@ func DefaultApply() Apply {
 			},
 			Env: map[string]string{},
 		},
-		Plan:    PlanPolicy{Protected: []string{}, Skip: []string{}},
+		Plan: PlanPolicy{Protected: []string{}, Skip: []string{},
+			DecommissionDestroys: []string{`aws_secretsmanager_secret.app["{db}"]`, `aws_secretsmanager_secret_version.app["{db}"]`}},
 		Actions: ActionsRunner{Workflow: "rds-apply.yml", PollEvery: time.Minute, Timeout: 2 * time.Hour},
 	}
 }
@@ -220,6 +227,17 @@ func checkApply(a Apply, bad func(field, format string, args ...any)) {
 	for i, p := range a.Plan.Protected {
 		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, "\n\t") {
 			bad(fmt.Sprintf("apply.plan.protected[%d]", i), "%q is not a resource type or address pattern", p)
+		}
+	}
+	for i, p := range a.Plan.DecommissionDestroys {
+		field := fmt.Sprintf("apply.plan.decommission_destroys[%d]", i)
+		switch {
+		case strings.TrimSpace(p) != p || strings.ContainsAny(p, " \n\t*"):
+			bad(field, "%q is not a resource address (no spaces or wildcards)", p)
+		case !strings.Contains(p, "{db}"):
+			bad(field, "%q must name the database with {db}: one decommission destroys only its own database's resources", p)
+		case strings.HasPrefix(p, "aws_db_instance") || strings.Contains(p, ".aws_db_instance"):
+			bad(field, "%q is a database instance, which a decommission never destroys", p)
 		}
 	}
 	if !workflowRE.MatchString(a.Actions.Workflow) {

@@ -129,6 +129,9 @@ func TestApplyConfig(t *testing.T) {
 	if c.Apply.RunnerFor("dev") != RunnerLocal || c.Apply.RunnerFor("prod") != RunnerActions {
 		t.Errorf("runners: dev %s prod %s", c.Apply.RunnerFor("dev"), c.Apply.RunnerFor("prod"))
 	}
+	if got := c.Apply.Plan.DecommissionDestroys; len(got) != 2 || got[0] != `aws_secretsmanager_secret.app["{db}"]` {
+		t.Errorf("decommission_destroys %v, want the default", got)
+	}
 	if got := c.Apply.RootsFor("prod"); !reflect.DeepEqual(got, []string{"envs/prod-rds"}) {
 		t.Errorf("roots %v", got)
 	}
@@ -143,7 +146,7 @@ func TestApplyConfig(t *testing.T) {
   roots: [envs/rds, "../{env}"]
   backend: {Bucket: x, key: "{region}"}
   terraform: {binary: "", lock_timeout: 0s, kill_grace: -1s, pass_env: ["AWS KEY"], env: {"1X": y}}
-  plan: {protected: [" "]}
+  plan: {protected: [" "], decommission_destroys: ['aws_secretsmanager_secret.all', 'aws_db_instance.db["{db}"]', 'x.y["{db}"] *']}
   actions: {workflow: "../x.yml", poll_every: 0s}
 `
 	_, err = Parse([]byte(bad))
@@ -153,6 +156,7 @@ func TestApplyConfig(t *testing.T) {
 	for _, field := range []string{"apply.runner:", "apply.runners.prod", "apply.roots[0]", "apply.roots[1]",
 		"apply.backend.Bucket", "apply.backend.key", "apply.terraform.binary", "apply.terraform.lock_timeout",
 		"apply.terraform.kill_grace", "apply.terraform.pass_env[0]", "apply.terraform.env.1X", "apply.plan.protected[0]",
+		"apply.plan.decommission_destroys[0]", "apply.plan.decommission_destroys[1]", "apply.plan.decommission_destroys[2]",
 		"apply.actions.workflow", "apply.actions.poll_every"} {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("no problem reported for %s in:\n%v", field, err)
