@@ -76,7 +76,7 @@ func (st *Story) Play(ctx context.Context) error {
 	fmt.Fprintf(st.W, "rdsbot sandbox\n")
 	fmt.Fprintf(st.W, "  GitHub (githubfake)  %s   org %s, repository %s (%d files)\n", s.GitHubURL, Org, s.Repo, len(files))
 	fmt.Fprintf(st.W, "  rdsbot               %s   App %q (id %d) installed; jobs in %s\n", s.ServerURL, s.App.Slug, s.App.ID, s.Dir)
-	fmt.Fprintf(st.W, "  people               %s (app-team), %s (platform-team), %s (security-team), %s (database-team), %s\n", Requester, Platform, Security, DBA, Backstage)
+	fmt.Fprintf(st.W, "  people               %s (app-team), %s (platform-team), %s (security-team), %s (database-team), erin (an org member in no team), %s\n", Requester, Platform, Security, DBA, Backstage)
 	if s.Rollout != nil {
 		fmt.Fprintf(st.W, "  terraform            %s (a stand-in: neither terraform nor tofu is installed here)\n", s.Rollout.Terraform)
 		fmt.Fprintf(st.W, "  secrets              AWS Secrets Manager stand-in at %s\n", s.Rollout.SecretsURL)
