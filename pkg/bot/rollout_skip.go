@@ -27,7 +27,8 @@ import (
 //
 // Terraform runs anyway on a retry (/rds retry, or a re-run owed), for an
 // environment never applied, when the last apply is not on the target's
-// first-parent history, while a decommission is in flight (its apply
+// first-parent history, when terraform ran for a commit after it (a failed
+// apply may have changed the state), while a decommission is in flight (its apply
 // removes the secret), when a root uses a local module outside itself
 // (source = "../…": the roots alone do not say what it holds), and with the
 // actions runner while any entry is in flight (the workflow provisions).
@@ -61,6 +62,9 @@ func (r *rollout) unchangedSince(ctx context.Context, names []string, runner str
 	if ok, err := r.onFirstParents(ctx, last); err != nil || !ok {
 		return "", err
 	}
+	if ran, err := r.ranSince(ctx, last); err != nil || ran {
+		return "", err
+	}
 	same, err := r.sameInputs(ctx, last)
 	if err != nil || !same {
 		return "", err
@@ -81,6 +85,31 @@ func (r *rollout) onFirstParents(ctx context.Context, sha string) (bool, error) 
 		cur = strings.ToLower(parents[0])
 		if strings.EqualFold(cur, sha) {
 			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ranSince reports whether terraform may have run for a commit between
+// the last apply and the target (a failed apply, or provisioning that
+// failed after one): the state then holds more than the last apply's
+// inputs, and only an apply of the target brings it back to them.
+func (r *rollout) ranSince(ctx context.Context, last string) (bool, error) {
+	merges, err := r.b.ledger.Merges(ctx, r.repo, r.env)
+	if err != nil {
+		return false, err
+	}
+	after := false
+	for _, m := range merges {
+		switch {
+		case strings.EqualFold(m.SHA, last):
+			after = true
+		case !after || strings.EqualFold(m.SHA, r.target.SHA):
+		default:
+			rec, ok, err := r.b.ledger.ApplyOf(ctx, r.repo, r.env, m.SHA)
+			if err != nil || (ok && rec.Skipped == "") {
+				return ok, err
+			}
 		}
 	}
 	return false, nil

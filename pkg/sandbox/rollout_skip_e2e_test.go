@@ -22,6 +22,12 @@ func mergePersonsPull(t *testing.T, s *Sandbox, branch string, appends map[strin
 		}
 		files[p] = string(old) + extra
 	}
+	return mergeFiles(t, s, branch, files)
+}
+
+// mergeFiles is mergePersonsPull writing whole files.
+func mergeFiles(t *testing.T, s *Sandbox, branch string, files map[string]string) string {
+	t.Helper()
 	n := personsPull(t, s, branch, files)
 	settle(t, s)
 	later(s)
@@ -66,7 +72,8 @@ func applyRecord(t *testing.T, s *Sandbox, sha string) ledger.Apply {
 // only the catalog after it runs none: its apply is recorded as done, the
 // reason saying since when the inputs are unchanged, and it becomes the
 // last applied commit. A tfvars change runs terraform again; so does
-// /rds retry of a failed apply.
+// /rds retry of a failed apply, and a revert to the last apply's inputs
+// after terraform failed on a commit in between.
 func TestApplySkippedWhenInputsUnchanged(t *testing.T) {
 	s, _ := startRollout(t, Options{})
 	n := openOrders(t, s, Requester, ordersAnswers)
@@ -136,5 +143,30 @@ func TestApplySkippedWhenInputsUnchanged(t *testing.T) {
 	settleRollout(t, s)
 	if a := applyRecord(t, s, retuned); a.State != ledger.ApplySucceeded || a.Skipped != "" || len(applies(t, s)) != 3 {
 		t.Fatalf("after /rds retry: %+v (%d applies, want 3)\n%s", a, len(applies(t, s)), strings.TrimSpace(statusOf(s, n)))
+	}
+
+	// terraform ran for a commit after the last apply and failed (it may
+	// have changed the state): a revert to the last apply's inputs is
+	// applied, not skipped.
+	const tfvars = "envs/test-rds/terraform.tfvars"
+	applied, err := s.Fake.File(s.Repo, "main", tfvars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tfstandin.WriteControl(s.Rollout.TerraformDir, tfstandin.Control{Fail: "plan", Message: "Error: throttled"}); err != nil {
+		t.Fatal(err)
+	}
+	broken := mergePersonsPull(t, s, "dave/break", map[string]string{tfvars: "\n# broken\n"})
+	settleRollout(t, s)
+	if a := applyRecord(t, s, broken); a.State != ledger.ApplyFailed {
+		t.Fatalf("failing apply %+v", a)
+	}
+	if err := tfstandin.WriteControl(s.Rollout.TerraformDir, tfstandin.Control{}); err != nil {
+		t.Fatal(err)
+	}
+	reverted := mergeFiles(t, s, "dave/revert", map[string]string{tfvars: string(applied)})
+	settleRollout(t, s)
+	if a := applyRecord(t, s, reverted); a.State != ledger.ApplySucceeded || a.Skipped != "" || len(applies(t, s)) != 4 {
+		t.Fatalf("revert after a failed apply: %+v (%d applies, want 4)", a, len(applies(t, s)))
 	}
 }
