@@ -95,11 +95,22 @@ func Inputs(req Request) map[string]any {
 // Apply starts the run (or finds the one already started for the same
 // key) and waits for its end: the newest attempt of the run, so a re-run a
 // person started is followed too. With req.Rerun, a run of the key that
-// ended without success has its failed jobs run again first.
+// ended without success has its failed jobs run again first (req.Failed,
+// when given, is that run: an attempt newer than the failed one is
+// followed instead).
 func (a *Actions) Apply(ctx context.Context, req Request) (*Outcome, error) {
-	run, err := a.Start(ctx, req)
-	if err != nil {
-		return nil, err
+	var run Run
+	if req.Rerun && req.Failed != nil && req.Failed.ID != 0 {
+		run = *req.Failed
+		run.Repo = req.Repo
+		if run.Key == "" {
+			run.Key = req.RunKey()
+		}
+	} else {
+		var err error
+		if run, err = a.Start(ctx, req); err != nil {
+			return nil, err
+		}
 	}
 	for fresh := 0; req.Rerun; fresh++ {
 		next, refused, err := a.rerunFailed(ctx, run)
@@ -122,6 +133,9 @@ func (a *Actions) Apply(ctx context.Context, req Request) (*Outcome, error) {
 		again.Key = req.RunKey() + freshKeyInfix + strconv.FormatInt(run.ID, 10)
 		if run, err = a.Start(ctx, again); err != nil {
 			return nil, err
+		}
+		if req.Failed != nil {
+			break // the new run is this retry's own, found or dispatched now
 		}
 	}
 	return a.Wait(ctx, run)
@@ -147,7 +161,8 @@ func (r Request) OwnsKey(key string) bool {
 }
 
 // rerunFailed re-runs the failed jobs of run when its newest attempt ended
-// without success, and returns the run to follow. refused is why GitHub
+// without success and is no newer than run.Attempt, and returns the run to
+// follow. refused is why GitHub
 // would not re-run it (too old, too many attempts): that ends the apply.
 func (a *Actions) rerunFailed(ctx context.Context, run Run) (next Run, refused string, err error) {
 	c, err := a.repos(ctx, run.Repo)
@@ -158,7 +173,8 @@ func (a *Actions) rerunFailed(ctx context.Context, run Run) (next Run, refused s
 	if err != nil {
 		return Run{}, "", errorf("run %d: %w", run.ID, err)
 	}
-	if cur.Status != "completed" || cur.Conclusion == "success" {
+	if cur.Status != "completed" || cur.Conclusion == "success" || cur.Attempt > run.Attempt {
+		// Going, done, or re-run already since the attempt known to fail.
 		run.Attempt, run.URL = max(run.Attempt, cur.Attempt), cur.URL
 		return run, "", nil
 	}

@@ -363,6 +363,80 @@ func TestActionsApplyRerun(t *testing.T) {
 	}
 }
 
+// Apply with Rerun and the failed run known (Request.Failed): a job that
+// died after the re-run was started, re-run while it was down, finds the
+// newer attempt (going, or already failed) and follows it; no second
+// re-run is started. Without a newer attempt it re-runs once.
+func TestActionsApplyRerunOfFailedRun(t *testing.T) {
+	const rerun = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs"
+	e := newActionsEnv(t, true)
+	ctx := context.Background()
+	req := e.request()
+	run, err := e.a.Start(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.CompleteRun(repo, run.ID, "failure"); err != nil {
+		t.Fatal(err)
+	}
+	failed := run
+	req.Rerun, req.Failed = true, &failed
+
+	// Not re-run yet: one re-run, followed.
+	done := make(chan *apply.Outcome, 1)
+	go func() {
+		o, err := e.a.Apply(ctx, req)
+		if err != nil {
+			t.Errorf("apply: %v", err)
+		}
+		done <- o
+	}()
+	for deadline := time.Now().Add(10 * time.Second); e.runs()[0].Status != "queued"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed run was not re-run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The job "dies" here; the re-run fails while nobody follows it.
+	if err := e.fake.CompleteRun(repo, run.ID, "failure"); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o.Status != apply.Failed || o.Run.Attempt != 2 {
+		t.Fatalf("first try: %+v", o)
+	}
+	// The restarted job owes the same re-run: attempt 2 is newer than the
+	// failed attempt 1, so it is reported and nothing is re-run again.
+	o, err := e.a.Apply(ctx, req)
+	if err != nil || o.Status != apply.Failed || o.Run.Attempt != 2 || !strings.Contains(o.Reason, "attempt 2") {
+		t.Fatalf("restarted: %+v %v", o, err)
+	}
+	if n := e.fake.CallCount(rerun); n != 1 || e.runs()[0].Attempt != 2 || len(e.runs()) != 1 {
+		t.Fatalf("%d re-runs, attempt %d, %d runs; want 1, 2, 1", n, e.runs()[0].Attempt, len(e.runs()))
+	}
+
+	// The next retry is of attempt 2: attempt 3, once.
+	failed.Attempt = 2
+	go func() {
+		o, err := e.a.Apply(ctx, req)
+		if err != nil {
+			t.Errorf("apply: %v", err)
+		}
+		done <- o
+	}()
+	for deadline := time.Now().Add(10 * time.Second); e.runs()[0].Attempt != 3; {
+		if time.Now().After(deadline) {
+			t.Fatal("attempt 2 was not re-run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := e.fake.CompleteRun(repo, run.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o.Status != apply.Succeeded || o.Run.Attempt != 3 || e.fake.CallCount(rerun) != 2 {
+		t.Fatalf("second retry: %+v (%d re-runs)", o, e.fake.CallCount(rerun))
+	}
+}
+
 // A run GitHub will not re-run (too old, too many attempts) is replaced by
 // a new run of the same commit, keyed after it; a repeated Apply finds that
 // run instead of dispatching another, and the bot's webhook handler

@@ -61,6 +61,13 @@ type Request struct {
 	// than report that run's end again. A run still going or one that
 	// succeeded is followed as it is. The local runner always runs afresh.
 	Rerun bool
+	// Failed is the run whose failure Rerun runs again, at the attempt that
+	// failed, as recorded then. An attempt of it newer than Failed.Attempt
+	// (a re-run an interrupted retry already started, or a person's) is
+	// followed instead of re-running again, and a new run dispatched when
+	// GitHub refuses the re-run is followed as it is. Nil: the run is found
+	// by the key.
+	Failed *Run
 	// Log receives the run's log as it happens; nil discards it.
 	Log io.Writer
 }

@@ -80,6 +80,14 @@ type rollout struct {
 	held *ledger.Merge
 	// retry: the target's failed step was asked to run again.
 	retry bool
+	// rerun: a retry still owes a re-run of the failed workflow run (the
+	// ledger keeps it until the runner reports an outcome again), and
+	// failed is that run as recorded.
+	rerun  bool
+	failed *apply.Run
+	// skipped says why terraform did not run for the target ("" when it
+	// ran).
+	skipped string
 	// unreviewed: commits the target contains that changed the
 	// environment past review (rollout_guard.go); they hold it.
 	unreviewed []unreviewedCommit
@@ -165,6 +173,12 @@ func (r *rollout) run(ctx context.Context) error {
 	if ok && rec.State == ledger.ApplyRetry {
 		r.retry = true
 	}
+	if ok {
+		r.rerun, r.skipped = rec.Rerun, rec.Skipped
+		if rec.Run != 0 && rec.RunAttempt > 0 {
+			r.failed = &apply.Run{Repo: r.repo, ID: rec.Run, Attempt: rec.RunAttempt, URL: rec.RunURL}
+		}
+	}
 	names, err := r.entries(ctx)
 	if err != nil {
 		return err
@@ -244,12 +258,20 @@ func heldBack(e catalog.Entry) bool {
 func (r *rollout) apply(ctx context.Context, names []string) (bool, string, error) {
 	b, sha := r.b, r.target.SHA
 	at := b.now()
+	runner := b.runners(r.repo, r.rc.config().Apply).For(r.env)
+	since, err := r.unchangedSince(ctx, names, runner.Kind())
+	if err != nil {
+		return false, "", err
+	}
+	applying := fmt.Sprintf("terraform apply of %s at %.12s", r.env, sha)
+	if since != "" {
+		applying = fmt.Sprintf("terraform inputs of %s at %.12s are those applied at %.12s: nothing to apply", r.env, sha, since)
+	}
 	merged := fmt.Sprintf("merged in #%d and checked", r.target.Pull)
 	// One commit per transition: approved (at merge), then applying.
 	for _, t := range []transition{
 		{from: []lifecycle.State{lifecycle.Pending}, to: lifecycle.Approved, reason: lifecycle.Merged, note: merged},
-		{from: []lifecycle.State{lifecycle.Approved, lifecycle.Failed}, to: lifecycle.Applying, reason: lifecycle.ApplyStarted,
-			note: fmt.Sprintf("terraform apply of %s at %.12s", r.env, sha)},
+		{from: []lifecycle.State{lifecycle.Approved, lifecycle.Failed}, to: lifecycle.Applying, reason: lifecycle.ApplyStarted, note: applying},
 	} {
 		if err := r.transition(ctx, names, []transition{t}, at, nil); err != nil {
 			return false, "", err
@@ -261,25 +283,32 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 	if err := b.ledger.StartApply(ctx, r.repo, r.env, sha, ledger.StepApply); err != nil {
 		return false, "", err
 	}
+	if since != "" {
+		return r.skipApply(ctx, names, runner.Kind(), since)
+	}
 	allow, err := r.allowDestroy(ctx, names)
 	if err != nil {
 		return false, "", err
 	}
-	runner := b.runners(r.repo, r.rc.config().Apply).For(r.env)
-	b.log.InfoContext(ctx, "apply starts", "repository", r.repo, "env", r.env, "commit", sha, "runner", runner.Kind(), "requests", names)
-	out, err := runner.Apply(ctx, apply.Request{Repo: r.repo, Env: r.env, Ref: r.rc.config().BaseBranch, SHA: sha,
-		RequestIDs: r.requestIDs(ctx, names), AllowDestroy: allow, Rerun: r.retry})
+	req := apply.Request{Repo: r.repo, Env: r.env, Ref: r.rc.config().BaseBranch, SHA: sha,
+		RequestIDs: r.requestIDs(ctx, names), AllowDestroy: allow, Rerun: r.retry || r.rerun}
+	if req.Rerun {
+		req.Failed = r.failed
+	}
+	b.log.InfoContext(ctx, "apply starts", "repository", r.repo, "env", r.env, "commit", sha, "runner", runner.Kind(),
+		"requests", names, "rerun", req.Rerun)
+	out, err := runner.Apply(ctx, req)
 	if err != nil {
 		return false, "", fmt.Errorf("apply %s at %.12s: %w", r.env, sha, err)
 	}
-	url := ""
+	url, run, attempt := "", int64(0), 0
 	if out.Run != nil {
-		url = out.Run.URL
+		url, run, attempt = out.Run.URL, out.Run.ID, out.Run.Attempt
 	}
 	b.log.InfoContext(ctx, "apply ended", "repository", r.repo, "env", r.env, "commit", sha, "status", string(out.Status), "reason", out.Reason)
 	if !out.OK() {
 		if err := b.ledger.FinishApply(ctx, ledger.Apply{Repo: r.repo, Env: r.env, SHA: sha, State: ledger.ApplyFailed,
-			Step: ledger.StepApply, Reason: out.Reason, Excerpt: out.Excerpt, RunURL: url}); err != nil {
+			Step: ledger.StepApply, Reason: out.Reason, Excerpt: out.Excerpt, RunURL: url, Run: run, RunAttempt: attempt}); err != nil {
 			return false, "", err
 		}
 		return false, url, errors.Join(r.fail(ctx, names, ledger.StepApply, lifecycle.ApplyFailed, out.Reason, out.Excerpt, url), r.notify(ctx, names))
@@ -287,7 +316,7 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 	if runner.Kind() == config.RunnerActions {
 		// The workflow provisions as its last step: its success is the end.
 		if err := b.ledger.FinishApply(ctx, ledger.Apply{Repo: r.repo, Env: r.env, SHA: sha, State: ledger.ApplySucceeded,
-			Step: ledger.StepDone, RunURL: url}); err != nil {
+			Step: ledger.StepDone, RunURL: url, Run: run, RunAttempt: attempt}); err != nil {
 			return false, "", err
 		}
 		return false, url, errors.Join(r.finish(ctx, names, url), r.notify(ctx, names))
@@ -297,6 +326,29 @@ func (r *rollout) apply(ctx context.Context, names []string) (bool, string, erro
 		return false, "", err
 	}
 	return true, url, nil
+}
+
+// skipApply records the target's apply as done without terraform (its
+// inputs are those applied at since): on to provisioning with the local
+// runner, to the end with actions (which skips only with nothing to
+// provision).
+func (r *rollout) skipApply(ctx context.Context, names []string, runner, since string) (bool, string, error) {
+	b, sha := r.b, r.target.SHA
+	r.skipped = skipWhy(since)
+	b.log.InfoContext(ctx, "apply skipped: terraform inputs unchanged", "repository", r.repo, "env", r.env, "commit", sha,
+		"since", since, "runner", runner, "requests", names)
+	if runner == config.RunnerActions {
+		if err := b.ledger.FinishApply(ctx, ledger.Apply{Repo: r.repo, Env: r.env, SHA: sha, State: ledger.ApplySucceeded,
+			Step: ledger.StepDone, Reason: r.skipped, Skipped: r.skipped}); err != nil {
+			return false, "", err
+		}
+		return false, "", errors.Join(r.finish(ctx, names, ""), r.notify(ctx, names))
+	}
+	if err := b.ledger.FinishApply(ctx, ledger.Apply{Repo: r.repo, Env: r.env, SHA: sha, State: ledger.ApplyRunning,
+		Step: ledger.StepProvision, Reason: r.skipped, Skipped: r.skipped}); err != nil {
+		return false, "", err
+	}
+	return true, "", nil
 }
 
 func failReason(step string) lifecycle.Reason {
@@ -338,6 +390,9 @@ func (r *rollout) finish(ctx context.Context, names []string, url string) error 
 
 func (r *rollout) finishWith(ctx context.Context, names []string, url string, audit []string) error {
 	note := fmt.Sprintf("applied and provisioned at %.12s", r.target.SHA)
+	if r.skipped != "" {
+		note = fmt.Sprintf("provisioned at %.12s; nothing to apply (%s)", r.target.SHA, r.skipped)
+	}
 	if url != "" {
 		note += " (" + url + ")"
 	}

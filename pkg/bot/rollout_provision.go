@@ -58,7 +58,7 @@ func (r *rollout) provision(ctx context.Context, names []string, runURL string) 
 	// before the status commit loses none of them.
 	opts.Audit = ledgerAudit{ctx: context.WithoutCancel(ctx), r: r}
 	var errs []error
-	if b.rollout.Secrets == nil && !b.rollout.DryRun {
+	if b.rollout.Secrets == nil && !b.rollout.DryRun && len(creates)+len(decoms) > 0 {
 		errs = append(errs, errors.New("rdsbot has no secret store configured (serve --secrets), so it cannot log in to the instance"))
 	} else {
 		if len(creates) > 0 {
@@ -99,7 +99,7 @@ func (r *rollout) provision(ctx context.Context, names []string, runURL string) 
 			reason: lifecycle.ProvisionFailed, note: cut(why, 300)}}, b.now(), rows)
 	}
 	if err := b.ledger.FinishApply(ctx, ledger.Apply{Repo: r.repo, Env: r.env, SHA: sha, State: ledger.ApplySucceeded,
-		Step: ledger.StepDone}); err != nil {
+		Step: ledger.StepDone, Reason: r.skipped}); err != nil {
 		return err
 	}
 	return r.finishWith(ctx, names, runURL, rows)

@@ -417,6 +417,32 @@ func TestSnapshot(t *testing.T) {
 	if got := must[[]byte](t)(fs.ReadFile(snap, "rds-catalog/dev.yaml")); string(got) != files["rds-catalog/dev.yaml"] {
 		t.Errorf("old snapshot changed")
 	}
+	// Object ids: a directory the push left alone keeps its id, the file
+	// it changed does not; a missing path is not there on either side; no
+	// call is made for any of it.
+	e.resetCalls()
+	for _, c := range []struct {
+		path string
+		same bool
+	}{{"envs/dev-rds", true}, {"envs", true}, {"rds-catalog/dev.yaml", false}, {"rds-catalog", false}, {".", false}} {
+		a, ta, okA, err := snap.ObjectID(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, tb, okB, err := moved.ObjectID(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !okA || !okB || ta != tb || (a == b) != c.same {
+			t.Errorf("%s: %s %s %v, %s %s %v; want the same: %v", c.path, a, ta, okA, b, tb, okB, c.same)
+		}
+	}
+	if _, _, ok, err := moved.ObjectID("envs/nope-rds"); ok || err != nil {
+		t.Errorf("missing directory: %v %v", ok, err)
+	}
+	if n := e.fake.TotalCalls(); n != 0 {
+		t.Errorf("%d calls for object ids of listed trees", n)
+	}
 }
 
 func mapsEqual(a, b map[string]int) bool {

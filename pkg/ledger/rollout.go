@@ -24,6 +24,13 @@ var rolloutSchema = []string{
 		reason TEXT NOT NULL, excerpt TEXT NOT NULL, run_url TEXT NOT NULL,
 		started BIGINT NOT NULL, finished BIGINT NOT NULL,
 		PRIMARY KEY (repo, env, sha))`,
+	// The workflow run an apply followed (actions), a re-run a retry still
+	// owes it, and why terraform did not run (skipped). Kept apart from
+	// rdsbot_apply so that older ledgers need no column migration.
+	`CREATE TABLE IF NOT EXISTS rdsbot_apply_run (
+		repo TEXT NOT NULL, env TEXT NOT NULL, sha TEXT NOT NULL,
+		run_id BIGINT NOT NULL, attempt BIGINT NOT NULL, rerun BIGINT NOT NULL, skipped TEXT NOT NULL,
+		PRIMARY KEY (repo, env, sha))`,
 	`CREATE TABLE IF NOT EXISTS rdsbot_audit (
 		repo TEXT NOT NULL, env TEXT NOT NULL, sha TEXT NOT NULL, seq BIGINT NOT NULL, line TEXT NOT NULL,
 		PRIMARY KEY (repo, env, sha, seq))`,
@@ -107,21 +114,36 @@ type Apply struct {
 	RunURL         string
 	Started        time.Time
 	Finished       time.Time
+	// Run and RunAttempt are the workflow run (and its attempt) the apply
+	// step followed, when the actions runner ran it (0 otherwise).
+	Run        int64
+	RunAttempt int
+	// Rerun: a retry asked for Run to run again and no outcome of a newer
+	// attempt has been recorded since (FinishApply clears it), so a job
+	// interrupted between StartApply and the re-run still re-runs.
+	Rerun bool
+	// Skipped says why terraform did not run for this commit ("" when it
+	// ran): its inputs were those of an earlier apply.
+	Skipped string
 }
 
 // ApplyOf returns the record of env's apply at sha.
 func (l *Ledger) ApplyOf(ctx context.Context, repo, env, sha string) (Apply, bool, error) {
 	a := Apply{Repo: repo, Env: env, SHA: strings.ToLower(sha)}
-	var started, finished int64
-	err := l.db.QueryRowContext(ctx, l.q(`SELECT state, step, attempts, reason, excerpt, run_url, started, finished
-		FROM rdsbot_apply WHERE repo = ? AND env = ? AND sha = ?`), repo, env, a.SHA).
-		Scan(&a.State, &a.Step, &a.Attempts, &a.Reason, &a.Excerpt, &a.RunURL, &started, &finished)
+	var started, finished, rerun int64
+	err := l.db.QueryRowContext(ctx, l.q(`SELECT a.state, a.step, a.attempts, a.reason, a.excerpt, a.run_url, a.started, a.finished,
+			COALESCE(r.run_id, 0), COALESCE(r.attempt, 0), COALESCE(r.rerun, 0), COALESCE(r.skipped, '')
+		FROM rdsbot_apply a LEFT JOIN rdsbot_apply_run r ON r.repo = a.repo AND r.env = a.env AND r.sha = a.sha
+		WHERE a.repo = ? AND a.env = ? AND a.sha = ?`), repo, env, a.SHA).
+		Scan(&a.State, &a.Step, &a.Attempts, &a.Reason, &a.Excerpt, &a.RunURL, &started, &finished,
+			&a.Run, &a.RunAttempt, &rerun, &a.Skipped)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Apply{}, false, nil
 	case err != nil:
 		return Apply{}, false, fmt.Errorf("ledger: apply: %w", err)
 	}
+	a.Rerun = rerun != 0
 	a.Started = time.Unix(started, 0).UTC()
 	if finished > 0 {
 		a.Finished = time.Unix(finished, 0).UTC()
@@ -142,7 +164,10 @@ func (l *Ledger) StartApply(ctx context.Context, repo, env, sha, step string) er
 
 // FinishApply records how a step of env's apply at sha ended: state
 // ApplySucceeded with step the next one (StepDone when finished), or
-// ApplyFailed with the step that failed.
+// ApplyFailed with the step that failed. It records the workflow run
+// followed (a.Run, a.RunAttempt) and why terraform was skipped
+// (a.Skipped) when given, and ends a re-run a retry owed: the runner
+// reported an outcome since.
 func (l *Ledger) FinishApply(ctx context.Context, a Apply) error {
 	if a.State != ApplySucceeded && a.State != ApplyFailed && a.State != ApplyRunning {
 		return fmt.Errorf("ledger: finish apply: unknown state %q", a.State)
@@ -151,11 +176,31 @@ func (l *Ledger) FinishApply(ctx context.Context, a Apply) error {
 	if a.State != ApplyRunning {
 		finished = l.stamp()
 	}
-	_, err := l.exec(ctx, "finish apply", `UPDATE rdsbot_apply SET state = ?, step = ?, reason = ?, excerpt = ?,
+	sha := strings.ToLower(a.SHA)
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: finish apply: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, l.q(`UPDATE rdsbot_apply SET state = ?, step = ?, reason = ?, excerpt = ?,
 		run_url = CASE WHEN ? = '' THEN run_url ELSE ? END, finished = ?
-		WHERE repo = ? AND env = ? AND sha = ?`,
-		a.State, a.Step, a.Reason, a.Excerpt, a.RunURL, a.RunURL, finished, a.Repo, a.Env, strings.ToLower(a.SHA))
-	return err
+		WHERE repo = ? AND env = ? AND sha = ?`),
+		a.State, a.Step, a.Reason, a.Excerpt, a.RunURL, a.RunURL, finished, a.Repo, a.Env, sha); err != nil {
+		return fmt.Errorf("ledger: finish apply: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, l.q(`INSERT INTO rdsbot_apply_run (repo, env, sha, run_id, attempt, rerun, skipped)
+		VALUES (?, ?, ?, ?, ?, 0, ?)
+		ON CONFLICT (repo, env, sha) DO UPDATE SET rerun = 0,
+			run_id = CASE WHEN excluded.run_id = 0 THEN rdsbot_apply_run.run_id ELSE excluded.run_id END,
+			attempt = CASE WHEN excluded.run_id = 0 THEN rdsbot_apply_run.attempt ELSE excluded.attempt END,
+			skipped = CASE WHEN excluded.skipped = '' THEN rdsbot_apply_run.skipped ELSE excluded.skipped END`),
+		a.Repo, a.Env, sha, a.Run, a.RunAttempt, a.Skipped); err != nil {
+		return fmt.Errorf("ledger: finish apply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ledger: finish apply: %w", err)
+	}
+	return nil
 }
 
 // LastApplied returns the newest commit of env whose apply finished every
@@ -176,15 +221,35 @@ func (l *Ledger) LastApplied(ctx context.Context, repo, env string) (string, err
 }
 
 // RetryApply asks for the failed step of env's apply at sha to run again.
-// It reports whether there was a failed apply to retry.
+// It reports whether there was a failed apply to retry. A failed apply
+// step also owes a re-run of its workflow run (Apply.Rerun) until the
+// runner reports a newer outcome, whatever happens to the job meanwhile.
 func (l *Ledger) RetryApply(ctx context.Context, repo, env, sha string) (bool, error) {
-	res, err := l.exec(ctx, "retry apply", `UPDATE rdsbot_apply SET state = ? WHERE repo = ? AND env = ? AND sha = ? AND state = ?`,
-		ApplyRetry, repo, env, strings.ToLower(sha), ApplyFailed)
+	sha = strings.ToLower(sha)
+	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("ledger: retry apply: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	defer tx.Rollback()
+	var step string
+	err = tx.QueryRowContext(ctx, l.q(`UPDATE rdsbot_apply SET state = ? WHERE repo = ? AND env = ? AND sha = ? AND state = ? RETURNING step`),
+		ApplyRetry, repo, env, sha, ApplyFailed).Scan(&step)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger: retry apply: %w", err)
+	}
+	if step == StepApply {
+		if _, err := tx.ExecContext(ctx, l.q(`INSERT INTO rdsbot_apply_run (repo, env, sha, run_id, attempt, rerun, skipped)
+			VALUES (?, ?, ?, 0, 0, 1, '') ON CONFLICT (repo, env, sha) DO UPDATE SET rerun = 1`), repo, env, sha); err != nil {
+			return false, fmt.Errorf("ledger: retry apply: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("ledger: retry apply: %w", err)
+	}
+	return true, nil
 }
 
 // FailedApply returns env's newest failed apply, if any.

@@ -75,6 +75,86 @@ func TestRolloutRecords(t *testing.T) {
 	}
 }
 
+// A retried apply step owes a re-run of the workflow run it failed in
+// until an outcome is recorded again: starting the step (a job that dies
+// before the re-run) keeps it; the next outcome ends it and records the
+// newer run. A retried provisioning step owes none. A skipped apply keeps
+// its reason through the steps after it.
+func TestApplyRerunOwed(t *testing.T) {
+	ctx := context.Background()
+	const repo, env = "acme/infra", "test"
+	for name, l := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, sha := range []string{"aaa", "bbb", "ccc"} {
+				if err := l.RecordMerge(ctx, Merge{Repo: repo, Env: env, SHA: sha, Proceed: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.StartApply(ctx, repo, env, "aaa", StepApply); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "aaa", State: ApplyFailed, Step: StepApply,
+				Reason: "failed", RunURL: "https://run/7", Run: 7, RunAttempt: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if a, _, _ := l.ApplyOf(ctx, repo, env, "aaa"); a.Run != 7 || a.RunAttempt != 1 || a.Rerun {
+				t.Fatalf("failed apply %+v", a)
+			}
+			if ok, err := l.RetryApply(ctx, repo, env, "AAA"); err != nil || !ok {
+				t.Fatalf("retry: %v %v", ok, err)
+			}
+			for i := 0; i < 2; i++ { // started, then started again after a crash
+				if err := l.StartApply(ctx, repo, env, "aaa", StepApply); err != nil {
+					t.Fatal(err)
+				}
+				if a, _, _ := l.ApplyOf(ctx, repo, env, "aaa"); a.State != ApplyRunning || !a.Rerun || a.Run != 7 || a.RunAttempt != 1 {
+					t.Fatalf("start %d after the retry: %+v", i, a)
+				}
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "aaa", State: ApplySucceeded, Step: StepDone, Run: 7, RunAttempt: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if a, _, _ := l.ApplyOf(ctx, repo, env, "aaa"); a.Rerun || a.RunAttempt != 2 || a.RunURL != "https://run/7" {
+				t.Fatalf("after the re-run's outcome %+v", a)
+			}
+
+			// Provisioning failed: a retry owes no workflow re-run.
+			if err := l.StartApply(ctx, repo, env, "bbb", StepProvision); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "bbb", State: ApplyFailed, Step: StepProvision}); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := l.RetryApply(ctx, repo, env, "bbb"); err != nil || !ok {
+				t.Fatalf("retry: %v %v", ok, err)
+			}
+			if a, _, _ := l.ApplyOf(ctx, repo, env, "bbb"); a.State != ApplyRetry || a.Rerun {
+				t.Fatalf("retried provisioning %+v", a)
+			}
+
+			const why = "terraform inputs unchanged since aaa"
+			if err := l.StartApply(ctx, repo, env, "ccc", StepApply); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "ccc", State: ApplyRunning, Step: StepProvision, Skipped: why}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.StartApply(ctx, repo, env, "ccc", StepProvision); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishApply(ctx, Apply{Repo: repo, Env: env, SHA: "ccc", State: ApplySucceeded, Step: StepDone}); err != nil {
+				t.Fatal(err)
+			}
+			if a, _, _ := l.ApplyOf(ctx, repo, env, "ccc"); a.Skipped != why || a.State != ApplySucceeded {
+				t.Fatalf("skipped apply %+v", a)
+			}
+			if last, err := l.LastApplied(ctx, repo, env); err != nil || last != "ccc" {
+				t.Fatalf("last applied %q %v", last, err)
+			}
+		})
+	}
+}
+
 func TestAskers(t *testing.T) {
 	ctx := context.Background()
 	for name, l := range stores(t) {

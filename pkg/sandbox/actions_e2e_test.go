@@ -13,6 +13,7 @@ import (
 	"github.com/rdsbot/rdsbot/pkg/catalog"
 	"github.com/rdsbot/rdsbot/pkg/contract"
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
+	"github.com/rdsbot/rdsbot/pkg/ledger"
 )
 
 const applyWorkflowPath = ".github/workflows/rds-apply.yml"
@@ -202,6 +203,68 @@ func TestActionsRetryCommandReruns(t *testing.T) {
 	if runs := applyRuns(s); len(runs) != 1 || runs[0].Actor != s.App.Slug+"[bot]" {
 		t.Errorf("runs %+v, want the bot's one run", runs)
 	}
+}
+
+// /rds retry, and the job dies after the ledger marked the apply running
+// but before GitHub took the re-run (a 502 on the re-run, which may or may
+// not have happened: the job fails and is retried). The retried job still
+// owes the re-run: it re-runs the failed run (attempt 2) instead of
+// reporting attempt 1's failure again, and the request ends active after
+// exactly one re-run of the one run.
+func TestActionsRetryInterruptedBeforeRerun(t *testing.T) {
+	const rerun = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs"
+	s := start(t, Options{Rollout: &Rollout{Runner: "actions", Debounce: 300 * time.Millisecond},
+		JobRetryDelay: func(int) time.Duration { return 200 * time.Millisecond }})
+	n, _ := mergedRequest(t, s)
+	run := awaitRun(t, s, "queued", 1)
+	complete(t, s, run.ID, "failure")
+	settleRollout(t, s)
+	if e := catalogEntry(t, s, "test", "orders_service"); e.Metadata.Status != catalog.StatusFailed {
+		t.Fatalf("status %s, want failed", e.Metadata.Status)
+	}
+	s.Fake.InjectFault(githubfake.Fault{Route: rerun, Status: 502, Count: 1})
+	if _, err := s.Fake.As(Platform).Comment(s.Repo, n, "/rds retry"); err != nil {
+		t.Fatal(err)
+	}
+	run = awaitRun(t, s, "queued", 2)
+	complete(t, s, run.ID, "success")
+	settleRollout(t, s)
+	if e := catalogEntry(t, s, "test", "orders_service"); e.Metadata.Status != catalog.StatusActive {
+		t.Fatalf("after the interrupted retry: %s (history %s)\n%s", e.Metadata.Status, statusHistory(e), statusOf(s, n))
+	}
+	byStatus := s.Fake.CallsByStatus()[rerun]
+	if byStatus[502] != 1 || byStatus[201] != 1 || len(byStatus) != 2 {
+		t.Errorf("re-run answers %v, want one 502 then one 201", byStatus)
+	}
+	if runs := applyRuns(s); len(runs) != 1 || runs[0].Attempt != 2 {
+		t.Errorf("runs %+v, want the one run at attempt 2", runs)
+	}
+	if is, _ := s.Fake.Issue(s.Repo, n); is.State != "closed" {
+		t.Errorf("issue is %s", is.State)
+	}
+}
+
+// With the actions runner, a merge that changes only the catalog after the
+// first request went active dispatches no workflow run (nothing is in
+// flight for the workflow to provision); a tfvars change does.
+func TestActionsSkipWhenInputsUnchanged(t *testing.T) {
+	s := startActions(t)
+	mergedRequest(t, s)
+	run := awaitRun(t, s, "queued", 1)
+	complete(t, s, run.ID, "success")
+	settleRollout(t, s)
+	catalogOnly := mergePersonsPull(t, s, "dave/catalog-note", map[string]string{"rds-catalog/test.yaml": "# reviewed\n"})
+	settleRollout(t, s)
+	if runs := applyRuns(s); len(runs) != 1 {
+		t.Fatalf("%d workflow runs after a catalog-only merge, want 1", len(runs))
+	}
+	if a := applyRecord(t, s, catalogOnly); a.State != ledger.ApplySucceeded || a.Step != ledger.StepDone || a.Skipped == "" {
+		t.Errorf("catalog-only apply %+v", a)
+	}
+	mergePersonsPull(t, s, "dave/tune", map[string]string{"envs/test-rds/terraform.tfvars": "\n# tuned\n"})
+	waitFor(t, 30*time.Second, "a workflow run for the tfvars change", func() bool { return len(applyRuns(s)) == 2 })
+	complete(t, s, applyRuns(s)[1].ID, "success")
+	settleRollout(t, s)
 }
 
 // A server that refuses return_run_details (422 naming it): the dispatch is
