@@ -332,11 +332,11 @@ func (b *Bot) decommissionApproved(ctx context.Context, c *forge.Client, rc *rep
 	if err != nil || !ok || !m.Proceed || m.Warned {
 		return false, err
 	}
-	parents, err := c.CommitParents(ctx, repo, pr.MergeCommitSHA)
-	if err != nil || len(parents) == 0 {
+	rng, err := b.mergedRange(ctx, c, repo, pr)
+	if err != nil || rng.base == "" {
 		return false, err
 	}
-	g, err := b.evaluate(ctx, c, rc, repo, pr, evalTarget{compareBase: parents[0], head: pr.MergeCommitSHA, checksOn: pr.MergeCommitSHA})
+	g, err := b.evaluate(ctx, c, rc, repo, pr, evalTarget{compareBase: rng.base, head: pr.MergeCommitSHA, checksOn: pr.MergeCommitSHA})
 	if err != nil {
 		return false, err
 	}

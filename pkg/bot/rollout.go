@@ -472,9 +472,10 @@ func (r *rollout) issueOf(ctx context.Context, pull int, requestID string) (int,
 	return 0, nil
 }
 
-// mergedEnvs records a checked merge for each environment it changed and
-// starts their rollouts.
-func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest, m ledger.MergeCheck) error {
+// mergedEnvs records a checked merge for each environment it changed, with
+// the commits it wrote before its last (parts: a rebase merge's, never
+// apply targets), and starts their rollouts.
+func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest, m ledger.MergeCheck, parts []string) error {
 	files, err := c.PullFiles(ctx, repo, pr.Number)
 	if err != nil {
 		return err
@@ -496,6 +497,9 @@ func (b *Bot) mergedEnvs(ctx context.Context, c *forge.Client, rc *repoContext, 
 	}
 	slices.Sort(keys)
 	for _, env := range keys {
+		if err := b.ledger.RecordMergeParts(ctx, repo, env, m.MergeSHA, parts); err != nil {
+			return err
+		}
 		if err := b.ledger.RecordMerge(ctx, ledger.Merge{Repo: repo, Env: env, SHA: m.MergeSHA, Pull: pr.Number,
 			Proceed: m.Proceed, Reason: m.Reason}); err != nil {
 			return err

@@ -26,9 +26,10 @@ import (
 // apply and the target (never, once merged: a revert does not release it).
 //
 // A commit passes when the ledger says so: a merge the merge-time re-check
-// recorded for this environment (any verdict: a failed one holds through
-// the merge hold), a commit rdsbot wrote, a release; or when GitHub says
-// it is the merge of a pull request opened by the App whose every commit
+// recorded for this environment, or a commit such a merge wrote before its
+// last (a rebase merge's; any verdict: a failed one holds through the
+// merge hold), a commit rdsbot wrote, a release; or when GitHub says it
+// was brought by a pull request opened by the App whose every commit
 // rdsbot wrote. Nothing a commit says about itself (author, message)
 // counts.
 //
@@ -103,9 +104,16 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 	if err != nil {
 		return nil, err
 	}
+	parts, err := b.ledger.MergeParts(ctx, r.repo, r.env)
+	if err != nil {
+		return nil, err
+	}
 	recorded := map[string]bool{}
 	for _, m := range merges {
 		recorded[m.SHA] = true
+	}
+	for _, p := range parts {
+		recorded[p.SHA] = true // checked with its (rebase) merge
 	}
 	var out []unreviewedCommit
 	for _, l := range chain {
@@ -141,6 +149,12 @@ func (r *rollout) guard(ctx context.Context, target string, report bool) ([]unre
 			// Only files of no one environment (a single-file catalog): a
 			// merge re-checked for any environment was checked for them.
 			if ok, err := b.ledger.MergeRecorded(ctx, r.repo, l.sha); err != nil || ok {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if ok, err := b.ledger.PartRecorded(ctx, r.repo, l.sha); err != nil || ok {
 				if err != nil {
 					return nil, err
 				}
@@ -186,7 +200,15 @@ func (r *rollout) guardStart(ctx context.Context) (string, error) {
 	if err != nil || len(merges) == 0 {
 		return "", err
 	}
-	parents, err := r.c.CommitParents(ctx, r.repo, merges[0].SHA)
+	first := merges[0].SHA
+	parts, err := r.b.ledger.MergeParts(ctx, r.repo, r.env)
+	if err != nil {
+		return "", err
+	}
+	if i := slices.IndexFunc(parts, func(p ledger.MergePart) bool { return p.MergeSHA == first }); i >= 0 {
+		first = parts[i].SHA // a rebase merge starts at its first commit
+	}
+	parents, err := r.c.CommitParents(ctx, r.repo, first)
 	if err != nil || len(parents) == 0 {
 		return "", err
 	}
@@ -241,12 +263,10 @@ func (r *rollout) pullVerdict(ctx context.Context, sha string, report bool) (str
 		if !pr.Merged || pr.Base != r.rc.config().BaseBranch {
 			continue
 		}
-		if !strings.EqualFold(pr.MergeCommitSHA, sha) {
-			// A commit a rebase merge wrote: the merge-time re-check sees
-			// the merge commit's own change only, so it did not check this.
-			why = fmt.Sprintf("written by a rebase merge of #%d, whose re-check covers its last commit only (merge or squash such pull requests)", pr.Number)
-			continue
-		}
+		// Not its merge commit: a commit its rebase merge wrote (or one
+		// of its commits pushed to the base branch by hand), which the
+		// re-check records as a part of the merge when it brought it.
+		part := !strings.EqualFold(pr.MergeCommitSHA, sha)
 		if report {
 			return "", true, nil
 		}
@@ -256,12 +276,16 @@ func (r *rollout) pullVerdict(ctx context.Context, sha string, report bool) (str
 				return "", own, err
 			}
 		}
-		if _, done, err := b.ledger.MergeCheckOf(ctx, r.repo, pr.Number); err != nil {
+		_, done, err := b.ledger.MergeCheckOf(ctx, r.repo, pr.Number)
+		switch {
+		case err != nil:
 			return "", false, err
-		} else if done {
-			why = fmt.Sprintf("merged in #%d, whose re-checked merge did not list %s", pr.Number, r.env)
-		} else {
+		case !done:
 			why = fmt.Sprintf("merged in #%d, whose merge rdsbot never re-checked (its webhook was lost)", pr.Number)
+		case part:
+			why = fmt.Sprintf("brought by #%d, whose re-checked merge did not include this commit for %s", pr.Number, r.env)
+		default:
+			why = fmt.Sprintf("merged in #%d, whose re-checked merge did not list %s", pr.Number, r.env)
 		}
 	}
 	return why, false, nil

@@ -184,16 +184,16 @@ func (b *Bot) statusPull(ctx context.Context, c *forge.Client, rc *repoContext, 
 }
 
 // mergedStatusPull reports whether a merged pull request is a status pull
-// request, judged on what its merge commit changed against its first parent.
+// request, judged on what it merged as a whole (mergedRange).
 func (b *Bot) mergedStatusPull(ctx context.Context, c *forge.Client, rc *repoContext, repo string, pr *forge.PullRequest) (bool, error) {
 	if !strings.HasPrefix(pr.Head, config.StatusBranchPrefix) || pr.MergeCommitSHA == "" {
 		return false, nil
 	}
-	parents, err := c.CommitParents(ctx, repo, pr.MergeCommitSHA)
-	if err != nil || len(parents) == 0 {
+	rng, err := b.mergedRange(ctx, c, repo, pr)
+	if err != nil || rng.base == "" {
 		return false, err
 	}
-	cmp, err := c.Compare(ctx, repo, parents[0], pr.MergeCommitSHA)
+	cmp, err := c.Compare(ctx, repo, rng.base, pr.MergeCommitSHA)
 	if err != nil {
 		return false, err
 	}

@@ -287,8 +287,8 @@ func (a *Actor) DismissReview(repoName string, number int, reviewID int64, messa
 	})
 }
 
-// Merge merges a pull request ("merge" or "squash"; "" is merge) and returns
-// the merge commit id. Refusals carry GitHub's message (not mergeable,
+// Merge merges a pull request ("merge", "squash" or "rebase"; "" is merge)
+// and returns the merge commit id (a rebase merge's last commit). Refusals carry GitHub's message (not mergeable,
 // required check expected).
 func (a *Actor) Merge(repoName string, number int, method string) (string, error) {
 	var sha string

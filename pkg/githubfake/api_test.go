@@ -598,7 +598,7 @@ func TestEndpointsThroughGoGitHub(t *testing.T) {
 		_, _, err = gh.PullRequests.ListPullRequestsWithCommit(ctx, o, r, "0000000000000000000000000000000000000000", nil)
 		wantErr(t, err, 422, "No commit found")
 		_, _, err = gh.PullRequests.Merge(ctx, o, r, conflictPR, "", &github.PullRequestOptions{MergeMethod: "rebase"})
-		wantErr(t, err, 405, "Rebase merges are not allowed")
+		wantErr(t, err, 405, "Pull Request is not mergeable")
 		if _, _, err := gh.PullRequests.Edit(ctx, o, r, conflictPR, &github.PullRequest{State: github.String("closed")}); err != nil {
 			t.Fatal(err)
 		}

@@ -42,6 +42,7 @@
 //	refs.go           moving a ref: push and pull_request synchronize
 //	issues.go         issue, comment and label operations (shared by REST and test API)
 //	pulls.go          pull request operations: mergeability, merge, reviews
+//	rebase.go         rebase merges (commits replayed, refused when unsafe) and the allowed merge methods
 //	permissions.go    repository roles (read .. admin), organisation owners
 //	protection.go     branch protection, rulesets, required checks and their sources, merge and push refusals
 //	mergequeue.go     merge queues: groups on gh-readonly-queue branches, merge_group, merging, dequeuing

@@ -8,8 +8,8 @@ import (
 
 // listCommitPulls answers GET commits/{commit_sha}/pulls as GitHub does: a
 // commit on the default branch lists the merged pull requests that brought
-// it (its merge or squash commit, or one of the pull request's own
-// commits); any other commit lists the open pull requests that contain it.
+// it (its merge or squash commit, a commit its rebase merge wrote, or one
+// of the pull request's own commits); any other commit lists the open pull requests that contain it.
 // Oldest pull request first.
 func (f *Fake) listCommitPulls(c *call) {
 	r, ok := c.repo()
@@ -30,7 +30,7 @@ func (f *Fake) listCommitPulls(c *call) {
 			return slices.Contains(commitsBetween(r.objects, r.objects.mergeBase(base, head), head), sha)
 		}
 		switch {
-		case onDefault && pr.Merged && (pr.MergeCommitSHA == sha || own()):
+		case onDefault && pr.Merged && (pr.MergeCommitSHA == sha || slices.Contains(pr.RebasedSHAs, sha) || own()):
 			list = append(list, pr)
 		case !onDefault && pr.issue.State == "open" && own():
 			list = append(list, pr)

@@ -159,6 +159,7 @@ func (f *Fake) pullInfo(r *repo, pr *PullRequest) PullInfo {
 		out.Reviews = append(out.Reviews, &c)
 	}
 	out.issue = nil
+	out.RebasedSHAs = slices.Clone(pr.RebasedSHAs)
 	st := f.pullState(r, pr)
 	out.Mergeable, _ = st.mergeable.(bool)
 	out.MergeableState = st.state

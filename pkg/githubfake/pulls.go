@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // pullSHAs returns a pull request's head and base commits: live branch tips
@@ -27,6 +28,7 @@ func (f *Fake) pullSHAs(r *repo, pr *PullRequest) (head, base string) {
 // pullStatus is what GitHub computes about a pull request's mergeability.
 type pullStatus struct {
 	mergeable      any // bool, or nil when closed
+	rebaseable     any // bool, or nil when closed: a rebase merge would apply and give the merge's result
 	state          string
 	mergeCommitSHA string
 	conflicts      []string
@@ -62,9 +64,10 @@ func (f *Fake) pullState(r *repo, pr *PullRequest) pullStatus {
 	}
 	switch {
 	case len(st.conflicts) > 0:
-		st.mergeable, st.state = false, "dirty"
+		st.mergeable, st.rebaseable, st.state = false, false, "dirty"
 	default:
 		st.mergeable = true
+		_, st.rebaseable = f.replay(r, base, head, st.merged)
 		st.mergeCommitSHA = f.testMerge(r, pr, base, head, st.merged)
 		st.block = f.mergeBlocker(r, pr, head, nil, true)
 		switch {
@@ -180,9 +183,9 @@ func (f *Fake) headFailing(r *repo, sha string) bool {
 	return false
 }
 
-// mergePull merges a pull request as actor: a merge commit (two parents) or
-// a squash commit (one parent) on the base branch, then the push and
-// pull_request closed events. Callers hold f.mu.
+// mergePull merges a pull request as actor: a merge commit (two parents),
+// a squash commit (one parent) or the rebased commits on the base branch,
+// then the push and pull_request closed events. Callers hold f.mu.
 func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSHA, title, message string) (string, error) {
 	if pr.Merged || pr.issue.State != "open" {
 		return "", &apiError{status: http.StatusMethodNotAllowed, msg: "Pull Request is not mergeable"}
@@ -194,11 +197,8 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 	if method == "" {
 		method = "merge"
 	}
-	if method != "merge" && method != "squash" {
-		if method == "rebase" {
-			return "", &apiError{status: http.StatusMethodNotAllowed, msg: "Rebase merges are not allowed on this repository."}
-		}
-		return "", &apiError{status: http.StatusUnprocessableEntity, msg: fmt.Sprintf("Invalid merge_method %q", method)}
+	if err := methodAllowed(r, method); err != nil {
+		return "", err
 	}
 	if err := f.requireRole(r, actor, "write"); err != nil {
 		return "", err
@@ -210,11 +210,14 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 	if b := f.mergeBlocker(r, pr, head, actor, false); b != nil {
 		return "", b.err()
 	}
+	now := f.now()
+	if method == "rebase" {
+		return f.rebaseMerge(r, pr, actor, base, head, st.merged, now)
+	}
 	tree, err := r.objects.buildTree(st.merged)
 	if err != nil {
 		return "", &apiError{status: http.StatusInternalServerError, msg: err.Error()}
 	}
-	now := f.now()
 	author := Signature{Name: actor.Login, Email: noreplyEmail(actor), Date: now}
 	committer := Signature{Name: "GitHub", Email: "noreply@github.com", Date: now}
 	parents := []string{base, head}
@@ -240,6 +243,13 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 		msg += "\n\n" + strings.TrimRight(message, "\n")
 	}
 	sha := r.objects.putCommit(commitData{Tree: tree, Parents: parents, Author: author, Committer: committer, Message: msg})
+	f.closeMerged(r, pr, actor, base, head, sha, now)
+	return sha, nil
+}
+
+// closeMerged moves the base branch to a merge's last commit (one push)
+// and closes the pull request as merged.
+func (f *Fake) closeMerged(r *repo, pr *PullRequest, actor *User, base, head, sha string, now time.Time) {
 	pr.HeadSHA, pr.BaseSHA = head, base
 	pr.Merged, pr.MergedAt, pr.MergedBy, pr.MergeCommitSHA = true, now, actor.Login, sha
 	f.setRef(r, "refs/heads/"+pr.Base, sha, actor)
@@ -253,6 +263,24 @@ func (f *Fake) mergePull(r *repo, pr *PullRequest, actor *User, method, expectSH
 		f.closeLinkedIssues(r, pr, actor, sha)
 	}
 	f.leaveQueue(r, pr, actor, "")
+}
+
+// rebaseMerge replays the pull request's commits on the base branch as new
+// commits (committed by the merger) and fast-forwards the base to the
+// last, which becomes merge_commit_sha. A commit that does not apply
+// cleanly, or a result other than a merge's, refuses the merge.
+func (f *Fake) rebaseMerge(r *repo, pr *PullRequest, actor *User, base, head string, merged map[string]fileEntry, now time.Time) (string, error) {
+	steps, ok := f.replay(r, base, head, merged)
+	if !ok {
+		return "", &apiError{status: http.StatusMethodNotAllowed, msg: "This branch can't be rebased"}
+	}
+	shas, err := f.rebaseCommits(r, base, steps, Signature{Name: actor.Login, Email: noreplyEmail(actor), Date: now})
+	if err != nil {
+		return "", &apiError{status: http.StatusInternalServerError, msg: err.Error()}
+	}
+	pr.RebasedSHAs = shas
+	sha := shas[len(shas)-1]
+	f.closeMerged(r, pr, actor, base, head, sha, now)
 	return sha, nil
 }
 

@@ -133,9 +133,9 @@ func (f *Fake) repoJSON(r *repo, webhook bool) obj {
 		o["network_count"] = 0
 		o["subscribers_count"] = 0
 		o["permissions"] = obj{"admin": false, "maintain": false, "push": true, "triage": true, "pull": true}
-		o["allow_merge_commit"] = true
-		o["allow_squash_merge"] = true
-		o["allow_rebase_merge"] = false
+		o["allow_merge_commit"] = r.mergeMethods.Merge
+		o["allow_squash_merge"] = r.mergeMethods.Squash
+		o["allow_rebase_merge"] = r.mergeMethods.Rebase
 		o["delete_branch_on_merge"] = false
 		if org := f.orgs[strings.ToLower(r.owner.Login)]; org != nil {
 			o["organization"] = f.userJSON(org.account)

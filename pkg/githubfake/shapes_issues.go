@@ -134,7 +134,7 @@ func (f *Fake) pullJSON(r *repo, pr *PullRequest, webhook bool) obj {
 		},
 		"author_association": f.authorAssociation(r, is.User), "auto_merge": nil,
 		"active_lock_reason": nil, "merged": pr.Merged, "mergeable": st.mergeable,
-		"rebaseable": st.mergeable, "mergeable_state": st.state,
+		"rebaseable": st.rebaseable, "mergeable_state": st.state,
 		"merged_by": f.userJSONByLogin(pr.MergedBy), "comments": len(is.Comments),
 		"review_comments": 0, "maintainer_can_modify": false, "commits": st.commits,
 		"additions": st.additions, "deletions": st.deletions, "changed_files": st.changedFiles,

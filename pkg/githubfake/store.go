@@ -157,7 +157,10 @@ type PullRequest struct {
 	MergedAt       time.Time
 	MergedBy       string
 	MergeCommitSHA string
-	Reviews        []*Review
+	// RebasedSHAs are the commits a rebase merge wrote, oldest first
+	// (MergeCommitSHA is the last).
+	RebasedSHAs []string
+	Reviews     []*Review
 	// RequestedReviewers and RequestedTeams are pending review requests
 	// (logins, team slugs).
 	RequestedReviewers []string
@@ -268,6 +271,8 @@ type repo struct {
 	protection map[string]*Protection // branch -> classic branch protection
 	rulesets   []*Ruleset
 	queues     map[string]*mergeQueue // base branch -> merge queue
+
+	mergeMethods MergeMethods
 }
 
 func (r *repo) fullName() string { return r.owner.Login + "/" + r.name }
@@ -280,6 +285,7 @@ func newRepo(id int64, owner *User, name string, now time.Time) *repo {
 		issues: map[int]*Issue{}, pulls: map[int]*PullRequest{}, labels: map[string]*Label{},
 		comments: map[int64]*Comment{}, workflows: map[string]*workflow{}, suites: map[string]int64{},
 		perms: map[string]string{}, protection: map[string]*Protection{}, queues: map[string]*mergeQueue{},
+		mergeMethods: MergeMethods{Merge: true, Squash: true, Rebase: true},
 	}
 }
 
