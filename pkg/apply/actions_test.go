@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,11 +36,18 @@ func newActionsEnv(t *testing.T, webhooks bool) *actionsEnv {
 	e.cfg.Actions.Timeout = time.Minute
 	e.a = apply.NewActions(e.cfg, e.repos, apply.Options{})
 	if webhooks {
+		var closing atomic.Bool
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
+			body, rerr := io.ReadAll(r.Body)
 			if r.Header.Get("X-GitHub-Event") == "workflow_run" {
 				u, err := e.a.Observe(body)
-				if err != nil {
+				switch {
+				case err == nil:
+				case rerr != nil || closing.Load():
+					// A delivery cut short as the test ends: not the runner's.
+					t.Logf("observe at shutdown: %v (read: %v)", err, rerr)
+					return
+				default:
 					t.Errorf("observe: %v", err)
 				}
 				e.mu.Lock()
@@ -50,6 +58,7 @@ func newActionsEnv(t *testing.T, webhooks bool) *actionsEnv {
 			w.WriteHeader(http.StatusOK)
 		}))
 		t.Cleanup(srv.Close)
+		t.Cleanup(func() { closing.Store(true) }) // runs first
 		e.fake.AddWebhookURL(srv.URL)
 	}
 	return e

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rdsbot/rdsbot/pkg/githubfake"
+	"github.com/rdsbot/rdsbot/pkg/jobs"
 	"github.com/rdsbot/rdsbot/pkg/md/mdtest"
 )
 
@@ -396,6 +397,10 @@ func TestRejectedDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for kind, k := range st.Kinds {
+		switch kind {
+		case jobs.KindPrune, jobs.KindRedrive, jobs.KindReport:
+			continue // the queue's own upkeep, run at start whatever arrives
+		}
 		if k.Available+k.Running+k.Retryable+k.Scheduled > 0 {
 			t.Errorf("jobs of kind %s enqueued: %+v", kind, k)
 		}
