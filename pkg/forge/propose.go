@@ -279,34 +279,45 @@ func (c *Client) finishPull(ctx context.Context, owner, name string, p Proposal,
 	return res, false, nil
 }
 
+// changesExactly reads the bot's commit hc and reports whether it changes,
+// against its first parent, exactly the paths of the change set (their
+// content aside). Both trees are read once and cached by commit.
+func (c *Client) changesExactly(ctx context.Context, repo string, hc *commitInfo, changes []fileChange) (head, parent *Snapshot, ok bool, err error) {
+	if len(hc.Parents) == 0 {
+		return nil, nil, false, nil
+	}
+	if head, err = c.SnapshotAt(ctx, repo, hc.SHA); err != nil {
+		return nil, nil, false, err
+	}
+	if parent, err = c.SnapshotAt(ctx, repo, hc.Parents[0]); err != nil {
+		return nil, nil, false, err
+	}
+	changed, err := diffTrees(ctx, parent, head)
+	if err != nil {
+		return nil, nil, false, wrap("compare "+hc.SHA+" with its base", err)
+	}
+	if len(changed) != len(changes) {
+		return nil, nil, false, nil
+	}
+	for _, ch := range changes {
+		if _, ok := slices.BinarySearch(changed, ch.path); !ok {
+			return nil, nil, false, nil
+		}
+	}
+	return head, parent, true, nil
+}
+
 // holdsExactly reports whether the bot's commit hc changes exactly the
 // change set's files against its first parent (the base it was made on):
 // each with exactly the planned content (the deleted ones absent), and no
 // other path. Both trees are read once and cached by commit, like any
 // snapshot.
 func (c *Client) holdsExactly(ctx context.Context, repo string, hc *commitInfo, changes []fileChange) (bool, error) {
-	if len(hc.Parents) == 0 {
-		return false, nil
-	}
-	head, err := c.SnapshotAt(ctx, repo, hc.SHA)
-	if err != nil {
+	head, _, ok, err := c.changesExactly(ctx, repo, hc, changes)
+	if err != nil || !ok {
 		return false, err
-	}
-	parent, err := c.SnapshotAt(ctx, repo, hc.Parents[0])
-	if err != nil {
-		return false, err
-	}
-	changed, err := diffTrees(ctx, parent, head)
-	if err != nil {
-		return false, wrap("compare "+hc.SHA+" with its base", err)
-	}
-	if len(changed) != len(changes) {
-		return false, nil
 	}
 	for _, ch := range changes {
-		if _, ok := slices.BinarySearch(changed, ch.path); !ok {
-			return false, nil
-		}
 		same, err := c.hasContent(ctx, head, ch)
 		if err != nil || !same {
 			return false, err
@@ -323,23 +334,9 @@ func (c *Client) holdsExactly(ctx context.Context, repo string, hc *commitInfo, 
 // checks and comments for nothing. The branch must change exactly the
 // plan's files.
 func (c *Client) mergesTo(ctx context.Context, repo string, hc *commitInfo, base *Snapshot, changes []fileChange) (bool, error) {
-	if len(hc.Parents) == 0 {
-		return false, nil
-	}
-	head, err := c.SnapshotAt(ctx, repo, hc.SHA)
-	if err != nil {
+	head, parent, ok, err := c.changesExactly(ctx, repo, hc, changes)
+	if err != nil || !ok {
 		return false, err
-	}
-	parent, err := c.SnapshotAt(ctx, repo, hc.Parents[0])
-	if err != nil {
-		return false, err
-	}
-	changed, err := diffTrees(ctx, parent, head)
-	if err != nil {
-		return false, wrap("compare "+hc.SHA+" with its base", err)
-	}
-	if len(changed) != len(changes) {
-		return false, nil
 	}
 	read := func(s *Snapshot, path string) (string, bool, error) {
 		b, err := s.WithContext(ctx).ReadFile(path)
@@ -349,7 +346,7 @@ func (c *Client) mergesTo(ctx context.Context, repo string, hc *commitInfo, base
 		return string(b), err == nil, err
 	}
 	for _, ch := range changes {
-		if _, ok := slices.BinarySearch(changed, ch.path); !ok || ch.delete {
+		if ch.delete {
 			return false, nil
 		}
 		o, inO, err := read(parent, ch.path)

@@ -102,16 +102,8 @@ func (l *Ledger) RecordUnreviewed(ctx context.Context, u Unreviewed) (bool, erro
 	if u.Repo == "" || u.Env == "" || u.SHA == "" {
 		return false, errors.New("ledger: record unreviewed: Repo, Env and SHA are required")
 	}
-	res, err := l.exec(ctx, "record unreviewed", `INSERT INTO rdsbot_unreviewed (repo, env, sha, files, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	return l.inserted(ctx, "record unreviewed", `INSERT INTO rdsbot_unreviewed (repo, env, sha, files, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		u.Repo, u.Env, strings.ToLower(u.SHA), strings.Join(u.Files, "\n"), l.stamp())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("ledger: record unreviewed: %w", err)
-	}
-	return n == 1, nil
 }
 
 // FindUnreviewed returns the unreviewed commits of env whose SHA starts
@@ -159,16 +151,8 @@ func (l *Ledger) RecordRelease(ctx context.Context, r Release) (bool, error) {
 	if r.Repo == "" || r.Env == "" || r.SHA == "" || r.By == "" {
 		return false, errors.New("ledger: record release: Repo, Env, SHA and By are required")
 	}
-	res, err := l.exec(ctx, "record release", `INSERT INTO rdsbot_release (repo, env, sha, by_login, reason, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	return l.inserted(ctx, "record release", `INSERT INTO rdsbot_release (repo, env, sha, by_login, reason, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		r.Repo, r.Env, strings.ToLower(r.SHA), strings.ToLower(r.By), r.Reason, l.stamp())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("ledger: record release: %w", err)
-	}
-	return n == 1, nil
 }
 
 // Released returns the release of env's commit sha, if any.

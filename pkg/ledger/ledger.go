@@ -151,6 +151,20 @@ func (l *Ledger) exec(ctx context.Context, op, query string, args ...any) (sql.R
 
 func (l *Ledger) stamp() int64 { return l.now().Unix() }
 
+// inserted runs an INSERT ... ON CONFLICT DO NOTHING and reports whether it
+// added the row (false: one was there already).
+func (l *Ledger) inserted(ctx context.Context, op, query string, args ...any) (bool, error) {
+	res, err := l.exec(ctx, op, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("ledger: %s: %w", op, err)
+	}
+	return n == 1, nil
+}
+
 // column runs a query of one column and returns its values in order.
 func column[T any](ctx context.Context, l *Ledger, op, query string, args ...any) ([]T, error) {
 	rows, err := l.db.QueryContext(ctx, l.q(query), args...)
@@ -491,15 +505,7 @@ func (l *Ledger) Count(ctx context.Context, scope, key string) (int, error) {
 // Once reports true the first time it is called for (scope, key), false
 // after: a notice given once.
 func (l *Ledger) Once(ctx context.Context, scope, key string) (bool, error) {
-	res, err := l.exec(ctx, "once", `INSERT INTO rdsbot_counter (scope, key, n, at) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING`, scope, key, l.stamp())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("ledger: once: %w", err)
-	}
-	return n == 1, nil
+	return l.inserted(ctx, "once", `INSERT INTO rdsbot_counter (scope, key, n, at) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING`, scope, key, l.stamp())
 }
 
 // Forget removes a notice or counter, so Once fires again.
